@@ -2,4 +2,5 @@
 //! (`switch`, pure Rust) and the poll-mode engine (`engine`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod dpdk;
 pub mod switch;
