@@ -73,6 +73,9 @@ fn main() {
     for path in &dpdk.link_paths {
         println!("cargo:rustc-link-search=native={}", path.display());
     }
+    // rte_eth_from_rings lives in the ring PMD, which pkg-config does not
+    // list (EAL loads PMDs as plugins); the in-process test ports need it.
+    println!("cargo:rustc-link-lib=dylib=rte_net_ring");
     println!("cargo:rerun-if-changed=wrapper.h");
     println!("cargo:rerun-if-changed=src/shim.c");
 }

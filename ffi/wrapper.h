@@ -15,3 +15,5 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_version.h>
+#include <rte_ring.h>
+#include <rte_eth_ring.h>

@@ -279,7 +279,10 @@ mod tests {
         ]);
         assert!(!r.ok);
         assert_eq!(r.reason, Reason::Pending);
-        assert_eq!(r.message, "The following conditions are not ready:\n* ServiceChainSetReady");
+        assert_eq!(
+            r.message,
+            "The following conditions are not ready:\n* ServiceChainSetReady"
+        );
     }
 
     #[test]
@@ -289,7 +292,10 @@ mod tests {
             Computed::not_ok("B", Reason::Failure, ""),
         ]);
         assert_eq!(r.reason, Reason::Failure);
-        assert_eq!(r.message, "The following conditions are not ready:\n* A\n* B");
+        assert_eq!(
+            r.message,
+            "The following conditions are not ready:\n* A\n* B"
+        );
         let r = ready_summary(&[
             Computed::not_ok("A", Reason::AwaitingDeletion, ""),
             Computed::not_ok("B", Reason::Failure, ""),
@@ -310,7 +316,12 @@ mod tests {
         assert_eq!(c2[1].last_transition_time, "T1");
         assert_eq!(c2[1].observed_generation, 2);
         // Flip: time moves, for Ready too.
-        let c3 = finalize(vec![Computed::not_ok("A", Reason::Error, "e")], &c2, "T3", 2);
+        let c3 = finalize(
+            vec![Computed::not_ok("A", Reason::Error, "e")],
+            &c2,
+            "T3",
+            2,
+        );
         assert_eq!(c3[1].last_transition_time, "T3");
         assert_eq!(c3[0].last_transition_time, "T3");
         assert_eq!(c3[0].status, ConditionStatus::False);

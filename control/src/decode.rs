@@ -52,10 +52,7 @@ impl<'a> Obj<'a> {
     /// other field is an error at its own path.
     pub(crate) fn new(v: &'a Value, path: &str, allowed: &[&str]) -> DResult<Self> {
         let map = v.as_object().ok_or_else(|| {
-            FieldError::new(
-                path,
-                format!("expected an object, got {}", type_name(v)),
-            )
+            FieldError::new(path, format!("expected an object, got {}", type_name(v)))
         })?;
         if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(FieldError::new(join(path, k), "unknown field"));
@@ -148,15 +145,14 @@ pub(crate) fn as_str(v: &Value, path: &str) -> DResult<String> {
 }
 
 pub(crate) fn as_int(v: &Value, path: &str) -> DResult<i64> {
-    v.as_i64().ok_or_else(|| {
-        FieldError::new(path, format!("expected an integer, got {}", type_name(v)))
-    })
+    v.as_i64()
+        .ok_or_else(|| FieldError::new(path, format!("expected an integer, got {}", type_name(v))))
 }
 
 pub(crate) fn as_list<'a>(v: &'a Value, path: &str) -> DResult<Vec<(&'a Value, String)>> {
-    let items = v.as_array().ok_or_else(|| {
-        FieldError::new(path, format!("expected a list, got {}", type_name(v)))
-    })?;
+    let items = v
+        .as_array()
+        .ok_or_else(|| FieldError::new(path, format!("expected a list, got {}", type_name(v))))?;
     Ok(items
         .iter()
         .enumerate()
@@ -168,7 +164,10 @@ pub(crate) fn as_list<'a>(v: &'a Value, path: &str) -> DResult<Vec<(&'a Value, S
 /// unquoted, and so do we (a YAML boolean is not the label value "true").
 pub(crate) fn as_str_map(v: &Value, path: &str) -> DResult<BTreeMap<String, String>> {
     let map = v.as_object().ok_or_else(|| {
-        FieldError::new(path, format!("expected a map of strings, got {}", type_name(v)))
+        FieldError::new(
+            path,
+            format!("expected a map of strings, got {}", type_name(v)),
+        )
     })?;
     let mut out = BTreeMap::new();
     for (k, val) in map {

@@ -108,7 +108,10 @@ fn set_labels(tmpl: &TemplateMeta, name_label: &str, ns_label: &str, set: &Objec
 }
 
 /// Expands every applied object for `node`.
-pub fn expand<'a>(objects: impl IntoIterator<Item = (&'a Object, i64)>, node: &NodeInfo) -> NodeView {
+pub fn expand<'a>(
+    objects: impl IntoIterator<Item = (&'a Object, i64)>,
+    node: &NodeInfo,
+) -> NodeView {
     let mut view = NodeView::default();
     for (obj, generation) in objects {
         let owner = ObjectRef::new(obj.kind().as_str(), &obj.key());
@@ -118,11 +121,29 @@ pub fn expand<'a>(objects: impl IntoIterator<Item = (&'a Object, i64)>, node: &N
         let placed = match &obj.spec {
             Spec::DPUServiceChain(s) => {
                 let set = &s.template.spec;
-                chain_from_set(&mut view, node, obj, set.node_selector.as_ref(), &set.template.metadata, &set.template.spec, &key, &owner, generation)
+                chain_from_set(
+                    &mut view,
+                    node,
+                    obj,
+                    set.node_selector.as_ref(),
+                    &set.template.metadata,
+                    &set.template.spec,
+                    &key,
+                    &owner,
+                    generation,
+                )
             }
-            Spec::ServiceChainSet(set) => {
-                chain_from_set(&mut view, node, obj, set.node_selector.as_ref(), &set.template.metadata, &set.template.spec, &key, &owner, generation)
-            }
+            Spec::ServiceChainSet(set) => chain_from_set(
+                &mut view,
+                node,
+                obj,
+                set.node_selector.as_ref(),
+                &set.template.metadata,
+                &set.template.spec,
+                &key,
+                &owner,
+                generation,
+            ),
             Spec::ServiceChain(spec) => match &spec.node {
                 Some(n) if *n != node.name => wrong_node(n, &node.name),
                 _ => {
@@ -143,11 +164,29 @@ pub fn expand<'a>(objects: impl IntoIterator<Item = (&'a Object, i64)>, node: &N
             },
             Spec::DPUServiceInterface(s) => {
                 let set = &s.template.spec;
-                interface_from_set(&mut view, node, set.node_selector.as_ref(), &set.template.metadata, &set.template.spec, &key, &set_key, &owner, generation)
+                interface_from_set(
+                    &mut view,
+                    node,
+                    set.node_selector.as_ref(),
+                    &set.template.metadata,
+                    &set.template.spec,
+                    &key,
+                    &set_key,
+                    &owner,
+                    generation,
+                )
             }
-            Spec::ServiceInterfaceSet(set) => {
-                interface_from_set(&mut view, node, set.node_selector.as_ref(), &set.template.metadata, &set.template.spec, &key, &set_key, &owner, generation)
-            }
+            Spec::ServiceInterfaceSet(set) => interface_from_set(
+                &mut view,
+                node,
+                set.node_selector.as_ref(),
+                &set.template.metadata,
+                &set.template.spec,
+                &key,
+                &set_key,
+                &owner,
+                generation,
+            ),
             Spec::ServiceInterface(spec) => match &spec.node {
                 Some(n) if *n != node.name => wrong_node(n, &node.name),
                 _ => {
@@ -191,7 +230,12 @@ fn chain_from_set(
         key.clone(),
         NodeChain {
             key: key.clone(),
-            labels: set_labels(tmpl, CHAIN_SET_NAME_LABEL, CHAIN_SET_NAMESPACE_LABEL, &obj.key()),
+            labels: set_labels(
+                tmpl,
+                CHAIN_SET_NAME_LABEL,
+                CHAIN_SET_NAMESPACE_LABEL,
+                &obj.key(),
+            ),
             spec,
             owner: owner.clone(),
             origin: Some(owner.clone()),
@@ -217,7 +261,12 @@ fn interface_from_set(
     if !selector_matches(sel, &node.labels) {
         return not_selected(sel, &node.name);
     }
-    let mut labels = set_labels(tmpl, INTERFACE_SET_NAME_LABEL, INTERFACE_SET_NAMESPACE_LABEL, set_key);
+    let mut labels = set_labels(
+        tmpl,
+        INTERFACE_SET_NAME_LABEL,
+        INTERFACE_SET_NAMESPACE_LABEL,
+        set_key,
+    );
     if spec.interface_type == InterfaceType::Service {
         if let Some(svc) = &spec.service {
             labels.insert(SERVICE_ID_LABEL.to_string(), svc.service_id.clone());

@@ -22,24 +22,47 @@ pub fn derived_patch_name(peer_bridge: &str) -> String {
 /// The dataplane port a ServiceInterface binds to, by type; Err says why
 /// the type cannot be bound.
 pub fn port_name(spec: &ServiceInterfaceSpec) -> Result<String, String> {
-    let missing = || format!("interfaceType {} without its {} block", spec.interface_type, spec.interface_type);
+    let missing = || {
+        format!(
+            "interfaceType {} without its {} block",
+            spec.interface_type, spec.interface_type
+        )
+    };
     match spec.interface_type {
-        InterfaceType::Physical => spec.physical.as_ref().map(|p| p.interface_name.clone()).ok_or_else(missing),
-        InterfaceType::Pf => spec.pf.as_ref().map(|p| format!("pf{}hpf", p.pf_id)).ok_or_else(missing),
+        InterfaceType::Physical => spec
+            .physical
+            .as_ref()
+            .map(|p| p.interface_name.clone())
+            .ok_or_else(missing),
+        InterfaceType::Pf => spec
+            .pf
+            .as_ref()
+            .map(|p| format!("pf{}hpf", p.pf_id))
+            .ok_or_else(missing),
         InterfaceType::Vf => spec
             .vf
             .as_ref()
             .map(|v| format!("pf{}vf{}", v.pf_id, v.vf_id))
             .ok_or_else(missing),
-        InterfaceType::Service => spec.service.as_ref().map(|s| s.interface_name.clone()).ok_or_else(missing),
+        InterfaceType::Service => spec
+            .service
+            .as_ref()
+            .map(|s| s.interface_name.clone())
+            .ok_or_else(missing),
         InterfaceType::Ovn => Ok("ovn".to_string()),
         InterfaceType::Patch => spec
             .patch
             .as_ref()
-            .map(|p| p.peer_patch_name.clone().unwrap_or_else(|| derived_patch_name(&p.peer_bridge)))
+            .map(|p| {
+                p.peer_patch_name
+                    .clone()
+                    .unwrap_or_else(|| derived_patch_name(&p.peer_bridge))
+            })
             .ok_or_else(missing),
         // DPF's sfc-controller skips vlan interfaces ("out of scope for MVP").
-        InterfaceType::Vlan => Err("interfaceType vlan is out of scope: DPF skips it and so does sfcd".to_string()),
+        InterfaceType::Vlan => {
+            Err("interfaceType vlan is out of scope: DPF skips it and so does sfcd".to_string())
+        }
     }
 }
 
@@ -80,14 +103,21 @@ pub struct ChainResolution {
 
 impl ChainResolution {
     pub fn errors(&self) -> Vec<&str> {
-        self.ports.iter().filter_map(|p| p.error.as_deref()).collect()
+        self.ports
+            .iter()
+            .filter_map(|p| p.error.as_deref())
+            .collect()
     }
 }
 
 /// Resolves every chain of the view. Chains go in key order
 /// (namespace/name), switches in index order: the first claim of a port
 /// wins, a later one is an error on the later chain.
-pub fn resolve(view: &NodeView, node: &str, dataplane_ports: &BTreeSet<String>) -> BTreeMap<ObjectKey, ChainResolution> {
+pub fn resolve(
+    view: &NodeView,
+    node: &str,
+    dataplane_ports: &BTreeSet<String>,
+) -> BTreeMap<ObjectKey, ChainResolution> {
     let mut claims: BTreeMap<String, (ObjectKey, usize)> = BTreeMap::new();
     let mut out = BTreeMap::new();
     for (ckey, chain) in &view.chains {
@@ -152,7 +182,12 @@ pub fn resolve(view: &NodeView, node: &str, dataplane_ports: &BTreeSet<String>) 
 
 /// Exactly one ServiceInterface of `namespace` on this node whose labels
 /// contain `ml`; errors in DPF's words.
-fn select<'v>(view: &'v NodeView, namespace: &str, ml: &Labels, node: &str) -> Result<&'v NodeInterface, String> {
+fn select<'v>(
+    view: &'v NodeView,
+    namespace: &str,
+    ml: &Labels,
+    node: &str,
+) -> Result<&'v NodeInterface, String> {
     let found: Vec<&NodeInterface> = view
         .interfaces
         .values()
@@ -173,7 +208,11 @@ fn select<'v>(view: &'v NodeView, namespace: &str, ml: &Labels, node: &str) -> R
 }
 
 /// The interface's port, if it may be chained and exists in the dataplane.
-fn bind(iface: &NodeInterface, ports: &BTreeSet<String>, node: &str) -> Result<String, (Option<String>, String)> {
+fn bind(
+    iface: &NodeInterface,
+    ports: &BTreeSet<String>,
+    node: &str,
+) -> Result<String, (Option<String>, String)> {
     if let Some(vn) = iface.spec.virtual_network() {
         return Err((
             None,
@@ -183,7 +222,8 @@ fn bind(iface: &NodeInterface, ports: &BTreeSet<String>, node: &str) -> Result<S
             ),
         ));
     }
-    let name = port_name(&iface.spec).map_err(|e| (None, format!("serviceInterface {}: {e}", iface.key)))?;
+    let name = port_name(&iface.spec)
+        .map_err(|e| (None, format!("serviceInterface {}: {e}", iface.key)))?;
     if !ports.contains(&name) {
         return Err((
             Some(name.clone()),

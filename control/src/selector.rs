@@ -38,7 +38,11 @@ pub fn selector_string(selector: Option<&LabelSelector>) -> String {
     let Some(sel) = selector else {
         return "<all nodes>".to_string();
     };
-    let mut parts: Vec<String> = sel.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut parts: Vec<String> = sel
+        .match_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     for e in &sel.match_expressions {
         parts.push(match e.operator {
             SelectorOperator::In => format!("{} in ({})", e.key, e.values.join(",")),

@@ -15,7 +15,10 @@ pub(crate) fn object_name(name: &str, path: &str) -> DResult<()> {
     if name.len() > 63 {
         return Err(FieldError::new(
             path,
-            format!("name length can't be bigger than 63 chars (got {})", name.len()),
+            format!(
+                "name length can't be bigger than 63 chars (got {})",
+                name.len()
+            ),
         ));
     }
     dns1123(name, path, true)
@@ -30,7 +33,8 @@ pub(crate) fn namespace(ns: &str, path: &str) -> DResult<()> {
 }
 
 fn dns1123(s: &str, path: &str, dots: bool) -> DResult<()> {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.');
+    let ok_char =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.');
     let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !s.chars().all(ok_char) || !ends_ok(s.chars().next()) || !ends_ok(s.chars().last()) {
         return Err(FieldError::new(
@@ -53,14 +57,23 @@ pub(crate) fn label_key(key: &str, path: &str) -> DResult<()> {
     };
     if let Some(p) = prefix {
         if p.is_empty() || p.len() > 253 {
-            return Err(FieldError::new(path, format!("label key {key:?}: prefix must be 1..253 characters")));
+            return Err(FieldError::new(
+                path,
+                format!("label key {key:?}: prefix must be 1..253 characters"),
+            ));
         }
         dns1123(p, path, true).map_err(|_| {
-            FieldError::new(path, format!("label key {key:?}: prefix must be a lowercase DNS subdomain"))
+            FieldError::new(
+                path,
+                format!("label key {key:?}: prefix must be a lowercase DNS subdomain"),
+            )
         })?;
     }
     if name.is_empty() {
-        return Err(FieldError::new(path, format!("label key {key:?}: name part must not be empty")));
+        return Err(FieldError::new(
+            path,
+            format!("label key {key:?}: name part must not be empty"),
+        ));
     }
     label_token(name, path, &format!("label key {key:?}"))
 }
@@ -76,7 +89,10 @@ pub(crate) fn label_value(value: &str, path: &str) -> DResult<()> {
 
 fn label_token(s: &str, path: &str, what: &str) -> DResult<()> {
     if s.len() > 63 {
-        return Err(FieldError::new(path, format!("{what}: must be at most 63 characters")));
+        return Err(FieldError::new(
+            path,
+            format!("{what}: must be at most 63 characters"),
+        ));
     }
     let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
     let end = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
@@ -91,7 +107,12 @@ fn label_token(s: &str, path: &str, what: &str) -> DResult<()> {
 
 /// A label map (metadata.labels, template labels, matchLabels) with keys and
 /// values checked; `min..=max` entries.
-pub(crate) fn labels(map: &BTreeMap<String, String>, path: &str, min: usize, max: usize) -> DResult<()> {
+pub(crate) fn labels(
+    map: &BTreeMap<String, String>,
+    path: &str,
+    min: usize,
+    max: usize,
+) -> DResult<()> {
     if map.len() < min || map.len() > max {
         return Err(FieldError::new(
             path,
@@ -109,7 +130,10 @@ pub(crate) fn labels(map: &BTreeMap<String, String>, path: &str, min: usize, max
 /// A list length limit, e.g. switches 1..50.
 pub(crate) fn count(n: usize, path: &str, min: usize, max: usize) -> DResult<()> {
     if n < min || n > max {
-        return Err(FieldError::new(path, format!("must have {min}..{max} items, got {n}")));
+        return Err(FieldError::new(
+            path,
+            format!("must have {min}..{max} items, got {n}"),
+        ));
     }
     Ok(())
 }
@@ -117,7 +141,10 @@ pub(crate) fn count(n: usize, path: &str, min: usize, max: usize) -> DResult<()>
 /// An integer range, e.g. serviceMTU 1280..9216.
 pub(crate) fn range(v: i64, path: &str, min: i64, max: i64) -> DResult<()> {
     if v < min || v > max {
-        return Err(FieldError::new(path, format!("must be in {min}..{max}, got {v}")));
+        return Err(FieldError::new(
+            path,
+            format!("must be in {min}..{max}, got {v}"),
+        ));
     }
     Ok(())
 }
@@ -126,7 +153,10 @@ pub(crate) fn range(v: i64, path: &str, min: i64, max: i64) -> DResult<()> {
 pub(crate) fn length(s: &str, path: &str, min: usize, max: usize) -> DResult<()> {
     let n = s.chars().count();
     if n < min || n > max {
-        return Err(FieldError::new(path, format!("must be {min}..{max} characters, got {n}")));
+        return Err(FieldError::new(
+            path,
+            format!("must be {min}..{max} characters, got {n}"),
+        ));
     }
     Ok(())
 }

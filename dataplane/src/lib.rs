@@ -3,4 +3,5 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dpdk;
+pub mod engine;
 pub mod switch;

@@ -122,7 +122,10 @@ impl ServiceChainSpec {
             let mut ports = Vec::with_capacity(port_items.len());
             for (pv, pp) in port_items {
                 let p = Obj::new(pv, &pp, &["serviceInterface"])?;
-                let si = ServiceIfc::decode(p.req("serviceInterface")?, &p.field_path("serviceInterface"))?;
+                let si = ServiceIfc::decode(
+                    p.req("serviceInterface")?,
+                    &p.field_path("serviceInterface"),
+                )?;
                 ports.push(Port {
                     service_interface: si,
                 });
@@ -157,7 +160,11 @@ impl ServiceChainSetSpec {
     pub(crate) fn decode(v: &Value, path: &str) -> DResult<Self> {
         let o = Obj::new(v, path, &["nodeSelector", "template"])?;
         let node_selector = LabelSelector::decode_opt(&o, "nodeSelector")?;
-        let t = Obj::new(o.req("template")?, &o.field_path("template"), &["metadata", "spec"])?;
+        let t = Obj::new(
+            o.req("template")?,
+            &o.field_path("template"),
+            &["metadata", "spec"],
+        )?;
         let metadata = TemplateMeta::decode_opt(&t, "metadata")?;
         let spec = ServiceChainSpec::decode(t.req("spec")?, &t.field_path("spec"))?;
         Ok(ServiceChainSetSpec {
@@ -189,10 +196,18 @@ pub struct DpuServiceChainSpec {
 
 impl DpuServiceChainSpec {
     pub(crate) fn decode(v: &Value, path: &str) -> DResult<Self> {
-        let o = Obj::new(v, path, &["clusterSelector", "dpuClusterSelector", "template"])?;
+        let o = Obj::new(
+            v,
+            path,
+            &["clusterSelector", "dpuClusterSelector", "template"],
+        )?;
         let cluster_selector = LabelSelector::decode_opt(&o, "clusterSelector")?;
         let dpu_cluster_selector = LabelSelector::decode_opt(&o, "dpuClusterSelector")?;
-        let t = Obj::new(o.req("template")?, &o.field_path("template"), &["metadata", "spec"])?;
+        let t = Obj::new(
+            o.req("template")?,
+            &o.field_path("template"),
+            &["metadata", "spec"],
+        )?;
         let metadata = TemplateMeta::decode_opt(&t, "metadata")?;
         let spec = ServiceChainSetSpec::decode(t.req("spec")?, &t.field_path("spec"))?;
         Ok(DpuServiceChainSpec {

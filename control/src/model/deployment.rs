@@ -51,7 +51,11 @@ pub(crate) fn service_chains(spec: &Value, path: &str) -> DResult<Option<DpuServ
             let p = Obj::new(pv, &pp, &["service", "serviceInterface"])?;
             let si = match (p.get("service"), p.get("serviceInterface")) {
                 (Some(svc), None) => {
-                    let o = Obj::new(svc, &p.field_path("service"), &["name", "interface", "ipam"])?;
+                    let o = Obj::new(
+                        svc,
+                        &p.field_path("service"),
+                        &["name", "interface", "ipam"],
+                    )?;
                     let name = o.req_str("name")?;
                     validate::length(&name, &o.field_path("name"), 1, 28)?;
                     let interface = o.req_str("interface")?;

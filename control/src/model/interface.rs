@@ -74,17 +74,27 @@ impl NicSelector {
         let Some(v) = parent.get("nicSelector") else {
             return Ok(None);
         };
-        let o = Obj::new(v, &parent.field_path("nicSelector"), &["type", "pci", "controllerNumber"])?;
+        let o = Obj::new(
+            v,
+            &parent.field_path("nicSelector"),
+            &["type", "pci", "controllerNumber"],
+        )?;
         let kind = o.req_str("type")?;
         if kind != "dpu" && kind != "pci" {
-            return Err(FieldError::new(o.field_path("type"), format!("must be dpu or pci, got {kind:?}")));
+            return Err(FieldError::new(
+                o.field_path("type"),
+                format!("must be dpu or pci, got {kind:?}"),
+            ));
         }
         let pci_address = match o.get("pci") {
             None => None,
             Some(p) => Some(Obj::new(p, &o.field_path("pci"), &["address"])?.req_str("address")?),
         };
         if kind == "pci" && pci_address.is_none() {
-            return Err(FieldError::new(o.field_path("pci"), "for type=pci, pci must be set"));
+            return Err(FieldError::new(
+                o.field_path("pci"),
+                "for type=pci, pci must be set",
+            ));
         }
         let controller_number = o.opt_int("controllerNumber")?;
         if let Some(c) = controller_number {
@@ -204,7 +214,10 @@ impl ServiceInterfaceSpec {
         match self.interface_type {
             InterfaceType::Pf => self.pf.as_ref().and_then(|b| b.virtual_network.as_deref()),
             InterfaceType::Vf => self.vf.as_ref().and_then(|b| b.virtual_network.as_deref()),
-            InterfaceType::Service => self.service.as_ref().and_then(|b| b.virtual_network.as_deref()),
+            InterfaceType::Service => self
+                .service
+                .as_ref()
+                .and_then(|b| b.virtual_network.as_deref()),
             _ => None,
         }
     }
@@ -267,7 +280,8 @@ impl ServiceInterfaceSpec {
                 }
             }
             InterfaceType::Pf => {
-                if let Some(b) = block(interface_type, &["pfID", "nicSelector", "virtualNetwork"])? {
+                if let Some(b) = block(interface_type, &["pfID", "nicSelector", "virtualNetwork"])?
+                {
                     spec.pf = Some(Pf {
                         pf_id: id_0_255(&b, "pfID")?,
                         nic_selector: NicSelector::decode_opt(&b)?,
@@ -278,7 +292,13 @@ impl ServiceInterfaceSpec {
             InterfaceType::Vf => {
                 if let Some(b) = block(
                     interface_type,
-                    &["pfID", "vfID", "parentInterfaceRef", "nicSelector", "virtualNetwork"],
+                    &[
+                        "pfID",
+                        "vfID",
+                        "parentInterfaceRef",
+                        "nicSelector",
+                        "virtualNetwork",
+                    ],
                 )? {
                     spec.vf = Some(Vf {
                         pf_id: id_0_255(&b, "pfID")?,
@@ -316,7 +336,10 @@ impl ServiceInterfaceSpec {
                 }
             }
             InterfaceType::Patch => {
-                if let Some(b) = block(interface_type, &["peerBridge", "peerPatchName", "peerExternalIDs"])? {
+                if let Some(b) = block(
+                    interface_type,
+                    &["peerBridge", "peerPatchName", "peerExternalIDs"],
+                )? {
                     let peer_bridge = b.req_str("peerBridge")?;
                     validate::length(&peer_bridge, &b.field_path("peerBridge"), 1, 253)?;
                     let peer_patch_name = b.opt_str("peerPatchName")?;
@@ -364,7 +387,11 @@ impl ServiceInterfaceSetSpec {
     pub(crate) fn decode(v: &Value, path: &str) -> DResult<Self> {
         let o = Obj::new(v, path, &["nodeSelector", "template"])?;
         let node_selector = LabelSelector::decode_opt(&o, "nodeSelector")?;
-        let t = Obj::new(o.req("template")?, &o.field_path("template"), &["metadata", "spec"])?;
+        let t = Obj::new(
+            o.req("template")?,
+            &o.field_path("template"),
+            &["metadata", "spec"],
+        )?;
         let metadata = TemplateMeta::decode_opt(&t, "metadata")?;
         let spec = ServiceInterfaceSpec::decode(t.req("spec")?, &t.field_path("spec"))?;
         Ok(ServiceInterfaceSetSpec {
@@ -394,10 +421,18 @@ pub struct DpuServiceInterfaceSpec {
 
 impl DpuServiceInterfaceSpec {
     pub(crate) fn decode(v: &Value, path: &str) -> DResult<Self> {
-        let o = Obj::new(v, path, &["clusterSelector", "dpuClusterSelector", "template"])?;
+        let o = Obj::new(
+            v,
+            path,
+            &["clusterSelector", "dpuClusterSelector", "template"],
+        )?;
         let cluster_selector = LabelSelector::decode_opt(&o, "clusterSelector")?;
         let dpu_cluster_selector = LabelSelector::decode_opt(&o, "dpuClusterSelector")?;
-        let t = Obj::new(o.req("template")?, &o.field_path("template"), &["metadata", "spec"])?;
+        let t = Obj::new(
+            o.req("template")?,
+            &o.field_path("template"),
+            &["metadata", "spec"],
+        )?;
         let metadata = TemplateMeta::decode_opt(&t, "metadata")?;
         let spec = ServiceInterfaceSetSpec::decode(t.req("spec")?, &t.field_path("spec"))?;
         Ok(DpuServiceInterfaceSpec {

@@ -123,7 +123,11 @@ impl LabelSelector {
         let Some(v) = parent.get(key) else {
             return Ok(None);
         };
-        let o = Obj::new(v, &parent.field_path(key), &["matchLabels", "matchExpressions"])?;
+        let o = Obj::new(
+            v,
+            &parent.field_path(key),
+            &["matchLabels", "matchExpressions"],
+        )?;
         let match_labels = o.str_map("matchLabels")?;
         validate::labels(&match_labels, &o.field_path("matchLabels"), 0, usize::MAX)?;
         let mut match_expressions = Vec::new();

@@ -12,3 +12,6 @@ pub use chain::*;
 pub use interface::*;
 pub use meta::*;
 pub use object::*;
+
+#[cfg(test)]
+mod tests;

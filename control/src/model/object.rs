@@ -51,7 +51,10 @@ impl Kind {
 
     /// Chains (as opposed to interfaces), at any level.
     pub fn is_chain(self) -> bool {
-        matches!(self, Kind::DPUServiceChain | Kind::ServiceChainSet | Kind::ServiceChain)
+        matches!(
+            self,
+            Kind::DPUServiceChain | Kind::ServiceChainSet | Kind::ServiceChain
+        )
     }
 }
 
@@ -219,7 +222,10 @@ pub(crate) fn decode_document(v: &Value, doc: usize) -> Result<Decoded, ControlE
     let kind = match v.get("kind") {
         Some(Value::String(k)) => k.clone(),
         Some(_) => {
-            return Err(ControlError::invalid(&doc_label, FieldError::new("kind", "expected a string")))
+            return Err(ControlError::invalid(
+                &doc_label,
+                FieldError::new("kind", "expected a string"),
+            ))
         }
         None => {
             return Err(ControlError::invalid(
@@ -253,27 +259,41 @@ pub(crate) fn decode_document(v: &Value, doc: usize) -> Result<Decoded, ControlE
     let root = Obj::new(v, "", &["apiVersion", "kind", "metadata", "spec", "status"])
         .map_err(|e| ControlError::invalid(&label, e))?;
     let meta = ObjectMeta::decode(
-        root.req("metadata").map_err(|e| ControlError::invalid(&label, e))?,
+        root.req("metadata")
+            .map_err(|e| ControlError::invalid(&label, e))?,
         "metadata",
     )
     .map_err(|e| ControlError::invalid(&label, e))?;
     let label = format!("{kind} {}/{}", meta.namespace, meta.name);
-    let spec_v = root.req("spec").map_err(|e| ControlError::invalid(&label, e))?;
+    let spec_v = root
+        .req("spec")
+        .map_err(|e| ControlError::invalid(&label, e))?;
     let bad = |e: FieldError| ControlError::invalid(&label, e);
     let spec = match kind.as_str() {
-        "DPUServiceChain" => Spec::DPUServiceChain(DpuServiceChainSpec::decode(spec_v, "spec").map_err(bad)?),
-        "ServiceChainSet" => Spec::ServiceChainSet(ServiceChainSetSpec::decode(spec_v, "spec").map_err(bad)?),
-        "ServiceChain" => Spec::ServiceChain(ServiceChainSpec::decode(spec_v, "spec").map_err(bad)?),
+        "DPUServiceChain" => {
+            Spec::DPUServiceChain(DpuServiceChainSpec::decode(spec_v, "spec").map_err(bad)?)
+        }
+        "ServiceChainSet" => {
+            Spec::ServiceChainSet(ServiceChainSetSpec::decode(spec_v, "spec").map_err(bad)?)
+        }
+        "ServiceChain" => {
+            Spec::ServiceChain(ServiceChainSpec::decode(spec_v, "spec").map_err(bad)?)
+        }
         "DPUServiceInterface" => {
             Spec::DPUServiceInterface(DpuServiceInterfaceSpec::decode(spec_v, "spec").map_err(bad)?)
         }
         "ServiceInterfaceSet" => {
             Spec::ServiceInterfaceSet(ServiceInterfaceSetSpec::decode(spec_v, "spec").map_err(bad)?)
         }
-        "ServiceInterface" => Spec::ServiceInterface(ServiceInterfaceSpec::decode(spec_v, "spec").map_err(bad)?),
+        "ServiceInterface" => {
+            Spec::ServiceInterface(ServiceInterfaceSpec::decode(spec_v, "spec").map_err(bad)?)
+        }
         _ => {
             // DPUDeployment: only its chains are the dataplane's.
-            let origin = ObjectRef::new("DPUDeployment", &ObjectKey::new(&meta.namespace, &meta.name));
+            let origin = ObjectRef::new(
+                "DPUDeployment",
+                &ObjectKey::new(&meta.namespace, &meta.name),
+            );
             return match deployment::service_chains(spec_v, "spec").map_err(bad)? {
                 None => Ok(Decoded::Skipped(format!(
                     "{label} has no serviceChains: nothing for the dataplane, skipped"

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use super::error::{DpdkError, Result};
 use super::mbuf::{Burst, BURST_SIZE};
 use super::mempool::Mempool;
+use super::ring::Ring;
 
 /// How a port is set up.
 #[derive(Debug, Clone)]
@@ -75,6 +76,8 @@ struct PortShared {
     /// Which queue handles are out: each queue has one poller at most.
     rx_taken: Mutex<Vec<bool>>,
     tx_taken: Mutex<Vec<bool>>,
+    /// Ring ports keep their rings (freed after the port is closed).
+    _rings: Vec<Arc<Ring>>,
 }
 
 impl Drop for PortShared {
@@ -85,7 +88,11 @@ impl Drop for PortShared {
             sfc_ffi::rte_eth_dev_stop(self.id);
             sfc_ffi::rte_eth_dev_close(self.id);
         }
-        // Remove the device too, so the same name can be attached again.
+        // Remove a probed device too, so the same name can be attached
+        // again (ring ports were never probed).
+        if !self._rings.is_empty() {
+            return;
+        }
         if let Ok(dev) = CString::new(self.devname.as_str()) {
             for bus in [c"vdev", c"pci"] {
                 // SAFETY: both are valid C strings; a device not on that
@@ -140,8 +147,61 @@ impl Port {
             pool,
             rx_taken: Mutex::new(vec![false; usize::from(cfg.queues)]),
             tx_taken: Mutex::new(vec![false; usize::from(cfg.queues)]),
+            _rings: Vec::new(),
         });
         // From here, dropping `shared` stops, closes and removes the port.
+        let port = Port {
+            shared,
+            queues: cfg.queues.max(1),
+        };
+        port.configure(cfg)?;
+        Ok(port)
+    }
+
+    /// A port whose RX queue `i` reads `rx[i]` and TX queue `i` writes
+    /// `tx[i]` (`rte_eth_from_rings`): what a test puts into `rx` enters the
+    /// engine on this port; what the engine sends appears in `tx`.
+    pub fn from_rings(name: &str, rx: &[Arc<Ring>], tx: &[Arc<Ring>], pool: Arc<Mempool>, cfg: &PortConfig) -> Result<Port> {
+        let usage = |msg: String| DpdkError::PortUsage {
+            port: name.to_owned(),
+            msg,
+        };
+        if rx.is_empty() || rx.len() != tx.len() || rx.len() != usize::from(cfg.queues.max(1)) {
+            return Err(usage(format!(
+                "{} RX and {} TX rings for {} queues",
+                rx.len(),
+                tx.len(),
+                cfg.queues
+            )));
+        }
+        let devname = format!("sfc_ring_{name}");
+        let cname = CString::new(devname.as_str()).map_err(|_| usage("name contains a NUL byte".into()))?;
+        let rxp: Vec<*mut sfc_ffi::rte_ring> = rx.iter().map(|r| r.as_ptr()).collect();
+        let txp: Vec<*mut sfc_ffi::rte_ring> = tx.iter().map(|r| r.as_ptr()).collect();
+        // SAFETY: valid name and ring arrays for the call; the rings are
+        // kept alive by the port (PortShared::_rings) until it is closed.
+        let ret = unsafe {
+            sfc_ffi::rte_eth_from_rings(
+                cname.as_ptr(),
+                rxp.as_ptr(),
+                rxp.len() as u32,
+                txp.as_ptr(),
+                txp.len() as u32,
+                sfc_ffi::rte_socket_id(),
+            )
+        };
+        if ret < 0 {
+            return Err(DpdkError::port(name, "create ring port", -1));
+        }
+        let shared = Arc::new(PortShared {
+            id: ret as u16,
+            name: name.to_owned(),
+            devname,
+            pool,
+            rx_taken: Mutex::new(vec![false; rx.len()]),
+            tx_taken: Mutex::new(vec![false; tx.len()]),
+            _rings: rx.iter().chain(tx).cloned().collect(),
+        });
         let port = Port {
             shared,
             queues: cfg.queues.max(1),

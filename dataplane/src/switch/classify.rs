@@ -59,7 +59,7 @@ pub enum Decision {
 /// to two VLAN tags) is larger than `mtu`. The first comparison is the only
 /// cost for frames that fit.
 #[inline]
-pub(crate) fn over_mtu(frame: &[u8], pkt_len: u32, mtu: u16) -> bool {
+pub fn over_mtu(frame: &[u8], pkt_len: u32, mtu: u16) -> bool {
     let mtu = u32::from(mtu);
     pkt_len > mtu + ETHER_HDR_LEN as u32 && pkt_len - l2_header_len(frame) as u32 > mtu
 }

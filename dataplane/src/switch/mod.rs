@@ -10,7 +10,7 @@ mod frame;
 mod mac_table;
 mod state;
 
-pub use classify::{Decision, DropReason};
+pub use classify::{over_mtu, Decision, DropReason, LearnEvent};
 pub use frame::{EtherHeader, MacAddr};
 pub use mac_table::{Learned, MacEntry, MacTable};
 pub use state::{
