@@ -15,6 +15,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod cli;
 pub mod conditions;
 pub mod cookie;
 mod decode;
@@ -22,6 +23,7 @@ mod describe;
 pub mod error;
 pub mod expand;
 pub mod model;
+pub mod protocol;
 mod parse;
 pub mod resolve;
 pub mod selector;

@@ -39,6 +39,10 @@ pub struct PortCounters {
     pub rx_bytes: Counter,
     pub tx_packets: Counter,
     pub tx_bytes: Counter,
+    /// Frames received here that a learning switch sent to one learned
+    /// port, and those it flooded.
+    pub unicast: Counter,
+    pub flooded: Counter,
     pub drops: [Counter; DropReason::COUNT],
 }
 
@@ -84,6 +88,8 @@ pub struct PortTotals {
     pub rx_bytes: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
+    pub unicast: u64,
+    pub flooded: u64,
     pub drops: [u64; DropReason::COUNT],
 }
 
@@ -108,6 +114,8 @@ pub fn port_totals(workers: &[std::sync::Arc<WorkerStats>], port: u16) -> PortTo
         t.rx_bytes += c.rx_bytes.get();
         t.tx_packets += c.tx_packets.get();
         t.tx_bytes += c.tx_bytes.get();
+        t.unicast += c.unicast.get();
+        t.flooded += c.flooded.get();
         for (d, s) in t.drops.iter_mut().zip(c.drops.iter()) {
             *d += s.get();
         }

@@ -163,6 +163,15 @@ impl Engine {
         self.workers.len()
     }
 
+    /// (index, lcore id, core) of each running worker.
+    pub fn worker_placement(&self) -> Vec<(usize, u32, Option<usize>)> {
+        self.workers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.thread.as_ref().map(|t| (i, t.lcore_id, t.core)))
+            .collect()
+    }
+
     /// The engine's clock (ms), as the workers read it.
     pub fn now_ms(&self) -> u32 {
         self.clock.now_ms()

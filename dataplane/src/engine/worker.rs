@@ -193,11 +193,13 @@ fn forward(
                 }
                 match decision {
                     Decision::Forward(p) => {
+                        pc.unicast.add(1);
                         if let Err(m) = batches.push(p, m) {
                             drop_tx(stats, p, m);
                         }
                     }
                     Decision::Flood(id) => {
+                        pc.flooded.add(1);
                         let Some(sw) = state.switch(id) else { continue };
                         let peers = sw.ports.len().saturating_sub(1);
                         let mut sent = 0;
