@@ -136,15 +136,26 @@ pub enum Request {
     Hello,
     /// `objects`: YAML (multi-document) or JSON text of DPF objects; the
     /// batch is all-or-nothing.
-    Apply { objects: String },
+    Apply {
+        objects: String,
+    },
     Delete(ObjectArgs),
     Get(ObjectArgs),
-    List { kind: Option<String> },
+    List {
+        kind: Option<String>,
+    },
     Describe(ObjectArgs),
-    SetNodeLabels { labels: BTreeMap<String, String> },
+    SetNodeLabels {
+        labels: BTreeMap<String, String>,
+    },
     Ports,
-    Attach { name: String, devargs: String },
-    Detach { name: String },
+    Attach {
+        name: String,
+        devargs: String,
+    },
+    Detach {
+        name: String,
+    },
     Flows(FlowFilter),
     Status,
 }
@@ -257,7 +268,8 @@ struct DetachArgs {
 }
 
 fn args<T: serde::de::DeserializeOwned>(op: &str, v: Value) -> Result<T, ProtocolError> {
-    serde_json::from_value(v).map_err(|e| ProtocolError::new(ErrorCode::BadRequest, format!("op {op:?}: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| ProtocolError::new(ErrorCode::BadRequest, format!("op {op:?}: {e}")))
 }
 
 /// Decodes one request line. The id is returned even for a bad request
@@ -269,7 +281,10 @@ pub fn decode_request(line: &str) -> (Value, Result<Request, ProtocolError>) {
             Value::Null,
             Err(ProtocolError::new(
                 ErrorCode::TooLarge,
-                format!("request of {} bytes is over the limit of {MAX_MESSAGE}", line.len()),
+                format!(
+                    "request of {} bytes is over the limit of {MAX_MESSAGE}",
+                    line.len()
+                ),
             )),
         );
     }
@@ -282,7 +297,10 @@ pub fn decode_request(line: &str) -> (Value, Result<Request, ProtocolError>) {
     };
     let id = m.remove("id").unwrap_or(Value::Null);
     if !(id.is_number() || id.is_string()) {
-        return (Value::Null, bad("request has no \"id\" (a number or a string)".into()));
+        return (
+            Value::Null,
+            bad("request has no \"id\" (a number or a string)".into()),
+        );
     }
     if let Some(ver) = m.remove("version") {
         if ver.as_u64() != Some(u64::from(VERSION)) {
@@ -308,7 +326,9 @@ pub fn decode_request(line: &str) -> (Value, Result<Request, ProtocolError>) {
         "get" => args(&op, rest).map(Request::Get),
         "list" => args::<ListArgs>(&op, rest).map(|a| Request::List { kind: a.kind }),
         "describe" => args(&op, rest).map(Request::Describe),
-        "set-node-labels" => args::<LabelArgs>(&op, rest).map(|a| Request::SetNodeLabels { labels: a.labels }),
+        "set-node-labels" => {
+            args::<LabelArgs>(&op, rest).map(|a| Request::SetNodeLabels { labels: a.labels })
+        }
         "ports" => args::<NoArgs>(&op, rest).map(|_| Request::Ports),
         "attach" => args::<AttachArgs>(&op, rest).map(|a| Request::Attach {
             name: a.name,
@@ -349,9 +369,9 @@ impl Response {
         if self.ok {
             Ok(self.result.unwrap_or(Value::Null))
         } else {
-            Err(self
-                .error
-                .unwrap_or_else(|| ProtocolError::new(ErrorCode::Internal, "error response without an error")))
+            Err(self.error.unwrap_or_else(|| {
+                ProtocolError::new(ErrorCode::Internal, "error response without an error")
+            }))
         }
     }
 }
@@ -452,7 +472,9 @@ mod tests {
     fn every_request_round_trips_through_its_line() {
         let reqs = vec![
             Request::Hello,
-            Request::Apply { objects: "a: b".into() },
+            Request::Apply {
+                objects: "a: b".into(),
+            },
             Request::Delete(ObjectArgs {
                 kind: "DPUServiceChain".into(),
                 namespace: "ns".into(),
@@ -490,14 +512,29 @@ mod tests {
         assert_eq!(code("not json"), Some(ErrorCode::BadRequest));
         assert_eq!(code("[1]"), Some(ErrorCode::BadRequest));
         assert_eq!(code(r#"{"op":"hello"}"#), Some(ErrorCode::BadRequest));
-        assert_eq!(code(r#"{"id":{},"op":"hello"}"#), Some(ErrorCode::BadRequest));
+        assert_eq!(
+            code(r#"{"id":{},"op":"hello"}"#),
+            Some(ErrorCode::BadRequest)
+        );
         assert_eq!(code(r#"{"id":1}"#), Some(ErrorCode::BadRequest));
         assert_eq!(code(r#"{"id":1,"op":7}"#), Some(ErrorCode::BadRequest));
         assert_eq!(code(r#"{"id":1,"op":"fly"}"#), Some(ErrorCode::UnknownOp));
-        assert_eq!(code(r#"{"id":1,"op":"hello","version":2}"#), Some(ErrorCode::Version));
-        assert_eq!(code(r#"{"id":1,"op":"apply"}"#), Some(ErrorCode::BadRequest));
-        assert_eq!(code(r#"{"id":1,"op":"apply","objects":"x","extra":1}"#), Some(ErrorCode::BadRequest));
-        let big = format!(r#"{{"id":1,"op":"apply","objects":"{}"}}"#, "a".repeat(MAX_MESSAGE));
+        assert_eq!(
+            code(r#"{"id":1,"op":"hello","version":2}"#),
+            Some(ErrorCode::Version)
+        );
+        assert_eq!(
+            code(r#"{"id":1,"op":"apply"}"#),
+            Some(ErrorCode::BadRequest)
+        );
+        assert_eq!(
+            code(r#"{"id":1,"op":"apply","objects":"x","extra":1}"#),
+            Some(ErrorCode::BadRequest)
+        );
+        let big = format!(
+            r#"{{"id":1,"op":"apply","objects":"{}"}}"#,
+            "a".repeat(MAX_MESSAGE)
+        );
         assert_eq!(code(&big), Some(ErrorCode::TooLarge));
     }
 
@@ -514,6 +551,9 @@ mod tests {
         let line = encode_response(&id, r.map(|_| Value::Null));
         let resp: Response = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(resp.id, json!("req-7"));
-        assert_eq!(resp.into_result().err().map(|e| e.code), Some(ErrorCode::UnknownOp));
+        assert_eq!(
+            resp.into_result().err().map(|e| e.code),
+            Some(ErrorCode::UnknownOp)
+        );
     }
 }

@@ -30,17 +30,37 @@ fn cross_connect_forwards_exact_frames_both_ways() {
     let pool = pool("xc", 2048);
     let (a, b) = (ring_port("xc-a", &pool), ring_port("xc-b", &pool));
     let (ida, idb) = (a.port.id(), b.port.id());
-    let (ai, ac, bi, bc) = (a.inject.clone(), a.capture.clone(), b.inject.clone(), b.capture.clone());
+    let (ai, ac, bi, bc) = (
+        a.inject.clone(),
+        a.capture.clone(),
+        b.inject.clone(),
+        b.capture.clone(),
+    );
     let e = engine(vec![a.port, b.port]);
     assert!(e.apply(&[spec("xc", &[ida, idb])]).is_ok());
 
-    let ab: Vec<Vec<u8>> = (0..10).map(|i| frame(mac(2), mac(1), i, 60 + i as usize)).collect();
-    let ba: Vec<Vec<u8>> = (0..10).map(|i| frame(mac(1), mac(2), 100 + i, 64)).collect();
+    let ab: Vec<Vec<u8>> = (0..10)
+        .map(|i| frame(mac(2), mac(1), i, 60 + i as usize))
+        .collect();
+    let ba: Vec<Vec<u8>> = (0..10)
+        .map(|i| frame(mac(1), mac(2), 100 + i, 64))
+        .collect();
     ab.iter().for_each(|f| inject(&pool, &ai, f));
     ba.iter().for_each(|f| inject(&pool, &bi, f));
-    assert_eq!(capture(&bc, 10, T), ab, "A->B frames arrive on B unchanged, in order");
-    assert_eq!(capture(&ac, 10, T), ba, "B->A frames arrive on A unchanged, in order");
-    assert!(drain(&ac, Duration::from_millis(20)).is_empty(), "nothing else on A");
+    assert_eq!(
+        capture(&bc, 10, T),
+        ab,
+        "A->B frames arrive on B unchanged, in order"
+    );
+    assert_eq!(
+        capture(&ac, 10, T),
+        ba,
+        "B->A frames arrive on A unchanged, in order"
+    );
+    assert!(
+        drain(&ac, Duration::from_millis(20)).is_empty(),
+        "nothing else on A"
+    );
 
     let (ta, tb) = (e.port_totals(ida), e.port_totals(idb));
     assert_eq!((ta.rx_packets, ta.tx_packets), (10, 10));
@@ -51,9 +71,16 @@ fn cross_connect_forwards_exact_frames_both_ways() {
 #[test]
 fn learning_switch_floods_the_first_frame_and_unicasts_the_reply() {
     let pool = pool("ls", 2048);
-    let ps = [ring_port("ls-1", &pool), ring_port("ls-2", &pool), ring_port("ls-3", &pool)];
+    let ps = [
+        ring_port("ls-1", &pool),
+        ring_port("ls-2", &pool),
+        ring_port("ls-3", &pool),
+    ];
     let ids: Vec<u16> = ps.iter().map(|p| p.port.id()).collect();
-    let rings: Vec<_> = ps.iter().map(|p| (p.inject.clone(), p.capture.clone())).collect();
+    let rings: Vec<_> = ps
+        .iter()
+        .map(|p| (p.inject.clone(), p.capture.clone()))
+        .collect();
     let e = engine(ps.into_iter().map(|p| p.port).collect());
     assert!(e.apply(&[spec("ls", &ids)]).is_ok());
 
@@ -68,8 +95,14 @@ fn learning_switch_floods_the_first_frame_and_unicasts_the_reply() {
     let f2 = frame(mac(0xa), mac(0xb), 2, 64);
     inject(&pool, &rings[1].0, &f2);
     assert_eq!(capture(&rings[0].1, 1, T), vec![f2]);
-    assert!(drain(&rings[2].1, Duration::from_millis(20)).is_empty(), "no copy to port 3");
-    assert!(drain(&rings[1].1, Duration::from_millis(1)).is_empty(), "none back to port 2");
+    assert!(
+        drain(&rings[2].1, Duration::from_millis(20)).is_empty(),
+        "no copy to port 3"
+    );
+    assert!(
+        drain(&rings[1].1, Duration::from_millis(1)).is_empty(),
+        "none back to port 2"
+    );
 
     // And now A -> B is unicast to port 2 only.
     let f3 = frame(mac(0xb), mac(0xa), 3, 64);
@@ -85,7 +118,11 @@ fn learning_switch_floods_the_first_frame_and_unicasts_the_reply() {
 #[test]
 fn a_port_in_no_switch_drops_and_counts() {
     let pool = pool("ns", 1024);
-    let (a, b, c) = (ring_port("ns-a", &pool), ring_port("ns-b", &pool), ring_port("ns-c", &pool));
+    let (a, b, c) = (
+        ring_port("ns-a", &pool),
+        ring_port("ns-b", &pool),
+        ring_port("ns-c", &pool),
+    );
     let (ida, idb, idc) = (a.port.id(), b.port.id(), c.port.id());
     let (ci, ac, bc) = (c.inject.clone(), a.capture.clone(), b.capture.clone());
     let e = engine(vec![a.port, b.port, c.port]);
@@ -123,7 +160,9 @@ fn runts_and_oversize_frames_are_dropped_by_reason_while_good_ones_pass() {
 #[test]
 fn an_update_under_traffic_that_keeps_the_path_loses_nothing() {
     let pool = pool("upd", 8192);
-    let ps: Vec<_> = (0..4).map(|i| ring_port(&format!("upd-{i}"), &pool)).collect();
+    let ps: Vec<_> = (0..4)
+        .map(|i| ring_port(&format!("upd-{i}"), &pool))
+        .collect();
     let ids: Vec<u16> = ps.iter().map(|p| p.port.id()).collect();
     let (ai, bc) = (ps[0].inject.clone(), ps[1].capture.clone());
     let e = engine(ps.into_iter().map(|p| p.port).collect());
@@ -135,7 +174,8 @@ fn an_update_under_traffic_that_keeps_the_path_loses_nothing() {
     // slow reader (a loaded machine) can never make the engine drop.
     let received = Arc::new(AtomicUsize::new(0));
     let sender = {
-        let (pool, ai, running, received) = (pool.clone(), ai.clone(), running.clone(), received.clone());
+        let (pool, ai, running, received) =
+            (pool.clone(), ai.clone(), running.clone(), received.clone());
         std::thread::spawn(move || {
             let mut sent = 0u32;
             while sent < N && running.load(Ordering::Relaxed) {
@@ -153,7 +193,11 @@ fn an_update_under_traffic_that_keeps_the_path_loses_nothing() {
         let mut got = Vec::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while got.len() < N as usize && std::time::Instant::now() < deadline {
-            got.extend(capture(&bc, N as usize - got.len(), Duration::from_millis(50)));
+            got.extend(capture(
+                &bc,
+                N as usize - got.len(),
+                Duration::from_millis(50),
+            ));
             received.store(got.len(), Ordering::Relaxed);
         }
         got
@@ -161,7 +205,11 @@ fn an_update_under_traffic_that_keeps_the_path_loses_nothing() {
     // Meanwhile: 50 updates that add, change and remove another switch but
     // keep ports 0-1 cross-connected.
     for i in 0..50 {
-        let other = if i % 2 == 0 { vec![spec("path", &ids[0..2]), spec("other", &ids[2..4])] } else { vec![spec("path", &ids[0..2])] };
+        let other = if i % 2 == 0 {
+            vec![spec("path", &ids[0..2]), spec("other", &ids[2..4])]
+        } else {
+            vec![spec("path", &ids[0..2])]
+        };
         assert!(e.apply(&other).is_ok());
     }
     let got = receiver.join().unwrap_or_default();
@@ -183,18 +231,35 @@ fn no_mbuf_leaks_across_forwarding_flooding_and_drops() {
     let pool = pool("leak", 4096);
     let before = pool.in_use();
     {
-        let ps: Vec<_> = (0..4).map(|i| ring_port(&format!("leak-{i}"), &pool)).collect();
+        let ps: Vec<_> = (0..4)
+            .map(|i| ring_port(&format!("leak-{i}"), &pool))
+            .collect();
         let ids: Vec<u16> = ps.iter().map(|p| p.port.id()).collect();
-        let rings: Vec<_> = ps.iter().map(|p| (p.inject.clone(), p.capture.clone())).collect();
+        let rings: Vec<_> = ps
+            .iter()
+            .map(|p| (p.inject.clone(), p.capture.clone()))
+            .collect();
         let e = engine(ps.into_iter().map(|p| p.port).collect());
         assert!(e.apply(&[spec("ls", &ids[0..3])]).is_ok());
         // Floods (shared mbufs), unicasts, drops on the switchless port 3.
         for i in 0..200u32 {
             let port = (i % 4) as usize;
-            let dst = if i % 3 == 0 { BCAST } else { mac((i % 4) as u8 + 1) };
-            inject(&pool, &rings[port].0, &frame(dst, mac(port as u8 + 1), i, 64));
+            let dst = if i % 3 == 0 {
+                BCAST
+            } else {
+                mac((i % 4) as u8 + 1)
+            };
+            inject(
+                &pool,
+                &rings[port].0,
+                &frame(dst, mac(port as u8 + 1), i, 64),
+            );
         }
-        assert!(wait_until(T, || ids.iter().map(|id| e.port_totals(*id).rx_packets).sum::<u64>() == 200));
+        assert!(wait_until(T, || ids
+            .iter()
+            .map(|id| e.port_totals(*id).rx_packets)
+            .sum::<u64>()
+            == 200));
         for (_, cap) in &rings {
             drain(cap, Duration::from_millis(5));
         }

@@ -104,13 +104,22 @@ impl Args {
     }
 
     pub fn labels(&self) -> Result<BTreeMap<String, String>, String> {
-        self.node_labels.iter().map(|l| split_pair("--node-label", l)).collect()
+        self.node_labels
+            .iter()
+            .map(|l| split_pair("--node-label", l))
+            .collect()
     }
 
     /// EAL arguments with sfcd's defaults filled in.
     pub fn eal_args(&self, control_core: usize) -> Vec<String> {
         let mut args: Vec<String> = self.eal.split_whitespace().map(str::to_owned).collect();
-        let has = |a: &[String], flags: &[&str]| a.iter().any(|x| flags.iter().any(|f| x == f || x.starts_with(&format!("{f}="))));
+        let has = |a: &[String], flags: &[&str]| {
+            a.iter().any(|x| {
+                flags
+                    .iter()
+                    .any(|f| x == f || x.starts_with(&format!("{f}=")))
+            })
+        };
         if !has(&args, &["--file-prefix"]) {
             args.push("--file-prefix".into());
             args.push(format!("sfcd-{}", std::process::id()));
@@ -156,16 +165,23 @@ mod tests {
             ])
         );
         let a = args(&["--port", "p0=net_null0", "--port", "p0=net_null1"]);
-        assert!(a.port_list().is_err_and(|e| e.contains("\"p0\" given twice")));
+        assert!(a
+            .port_list()
+            .is_err_and(|e| e.contains("\"p0\" given twice")));
         let a = args(&["--port", "p0"]);
-        assert!(a.port_list().is_err_and(|e| e.contains("expected NAME=VALUE")));
+        assert!(a
+            .port_list()
+            .is_err_and(|e| e.contains("expected NAME=VALUE")));
     }
 
     #[test]
     fn eal_gets_a_unique_prefix_and_the_control_core() {
         let a = args(&["--eal", "--no-huge -m 512"]);
         let e = a.eal_args(0);
-        assert_eq!(Args::file_prefix(&e), Some(format!("sfcd-{}", std::process::id())));
+        assert_eq!(
+            Args::file_prefix(&e),
+            Some(format!("sfcd-{}", std::process::id()))
+        );
         assert!(e.windows(2).any(|w| w[0] == "-l" && w[1] == "0"));
         let a = args(&["--eal", "--file-prefix=x -l 1"]);
         let e = a.eal_args(0);

@@ -27,8 +27,12 @@ use crate::switch::StateConfig;
 /// Runs sfcd; the process exit code.
 pub fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -48,9 +52,15 @@ fn run(args: Args) -> Result<(), String> {
     let ports = args.port_list()?;
     let labels = args.labels()?;
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let worker_cores: Vec<usize> = if args.worker_cores.is_empty() { vec![ncpu - 1] } else { args.worker_cores.clone() };
+    let worker_cores: Vec<usize> = if args.worker_cores.is_empty() {
+        vec![ncpu - 1]
+    } else {
+        args.worker_cores.clone()
+    };
     if let Some(c) = worker_cores.iter().find(|c| **c >= ncpu) {
-        return Err(format!("--worker-cores: core {c} does not exist (this machine has {ncpu})"));
+        return Err(format!(
+            "--worker-cores: core {c} does not exist (this machine has {ncpu})"
+        ));
     }
     let control_core = (0..ncpu).find(|c| !worker_cores.contains(c)).unwrap_or(0);
     let eal_args = args.eal_args(control_core);
@@ -59,7 +69,11 @@ fn run(args: Args) -> Result<(), String> {
     let saved = state_dir.load()?;
 
     let eal = Eal::init(eal_args.clone()).map_err(|e| e.to_string())?;
-    tracing::info!(version = Eal::version(), args = eal_args.join(" "), "EAL up");
+    tracing::info!(
+        version = Eal::version(),
+        args = eal_args.join(" "),
+        "EAL up"
+    );
     let result = run_with_eal(&args, ports, labels, worker_cores, state_dir, saved);
     drop(eal);
     if let Some(p) = prefix {
@@ -76,7 +90,9 @@ fn run_with_eal(
     state_dir: StateDir,
     saved: Option<SavedState>,
 ) -> Result<(), String> {
-    let pool = Arc::new(Mempool::new("sfcd-pool", args.mbufs, 256, DEFAULT_DATA_ROOM).map_err(|e| e.to_string())?);
+    let pool = Arc::new(
+        Mempool::new("sfcd-pool", args.mbufs, 256, DEFAULT_DATA_ROOM).map_err(|e| e.to_string())?,
+    );
     let port_config = PortConfig {
         queues: worker_cores.len() as u16,
         rx_desc: args.queue_size,
@@ -88,14 +104,23 @@ fn run_with_eal(
     let mut opened = Vec::new();
     for (name, da) in &ports {
         let p = Port::probe(name, da, pool.clone(), &port_config).map_err(|e| e.to_string())?;
-        tracing::info!(port = name.as_str(), id = p.id(), devargs = da.as_str(), "port started");
+        tracing::info!(
+            port = name.as_str(),
+            id = p.id(),
+            devargs = da.as_str(),
+            "port started"
+        );
         devargs.insert(name.clone(), da.clone());
         opened.push(p);
     }
     // Ports attached at run time before a restart come back too; one that
     // cannot is reported and left out (its interfaces are then not ready).
     let mut attached = BTreeMap::new();
-    for (name, da) in saved.as_ref().map(|s| s.attached.clone()).unwrap_or_default() {
+    for (name, da) in saved
+        .as_ref()
+        .map(|s| s.attached.clone())
+        .unwrap_or_default()
+    {
         if devargs.contains_key(&name) {
             continue;
         }
@@ -126,15 +151,28 @@ fn run_with_eal(
     };
     let mut store = Store::new(node);
     if let Some(s) = &saved {
-        store.restore(&s.store).map_err(|e| format!("state file {}: {e}", state_dir.path().display()))?;
+        store
+            .restore(&s.store)
+            .map_err(|e| format!("state file {}: {e}", state_dir.path().display()))?;
         tracing::info!(objects = store.list(None).len(), "state restored");
     }
     store.set_dataplane_ports(devargs.keys().cloned().collect());
     for f in &args.apply {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("--apply {}: {e}", f.display()))?;
-        store.apply(&text).map_err(|e| format!("--apply {}: {e}", f.display()))?;
+        let text =
+            std::fs::read_to_string(f).map_err(|e| format!("--apply {}: {e}", f.display()))?;
+        store
+            .apply(&text)
+            .map_err(|e| format!("--apply {}: {e}", f.display()))?;
     }
-    let mut daemon = Daemon::new(store, engine, pool, port_config, devargs, attached, state_dir);
+    let mut daemon = Daemon::new(
+        store,
+        engine,
+        pool,
+        port_config,
+        devargs,
+        attached,
+        state_dir,
+    );
     daemon.program().map_err(|e| e.to_string())?;
     daemon.persist()?;
     let daemon = Arc::new(Mutex::new(daemon));
@@ -151,7 +189,8 @@ fn run_with_eal(
 
     let term = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, term.clone()).map_err(|e| format!("signal handler: {e}"))?;
+        signal_hook::flag::register(sig, term.clone())
+            .map_err(|e| format!("signal handler: {e}"))?;
     }
     housekeeping(args, &daemon, &term);
 
@@ -190,13 +229,17 @@ fn housekeeping(args: &Args, daemon: &Mutex<Daemon>, term: &AtomicBool) {
             break;
         }
         if last_age.elapsed() >= Duration::from_secs(1) {
-            let n = daemon.lock().unwrap_or_else(|e| e.into_inner()).expire_macs();
+            let n = daemon
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .expire_macs();
             if n > 0 {
                 tracing::debug!(expired = n, "MACs aged out");
             }
             last_age = Instant::now();
         }
-        if args.stats_interval > 0.0 && last_stats.0.elapsed().as_secs_f64() >= args.stats_interval {
+        if args.stats_interval > 0.0 && last_stats.0.elapsed().as_secs_f64() >= args.stats_interval
+        {
             let now = totals(daemon);
             let secs = last_stats.0.elapsed().as_secs_f64();
             print_rates(start.elapsed().as_secs_f64(), &last_stats.1, &now, secs);
@@ -209,7 +252,10 @@ type Totals = Vec<(String, crate::engine::PortTotals)>;
 
 fn totals(daemon: &Mutex<Daemon>) -> Totals {
     let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-    d.engine.ports().map(|p| (p.name().to_owned(), d.engine.port_totals(p.id()))).collect()
+    d.engine
+        .ports()
+        .map(|p| (p.name().to_owned(), d.engine.port_totals(p.id())))
+        .collect()
 }
 
 /// One line per interval: `stats t=.. rx=.. Mpps tx=.. Mpps drops=.. | port rx/tx ...`.
@@ -217,12 +263,20 @@ fn print_rates(t: f64, before: &Totals, now: &Totals, secs: f64) {
     let mut line = String::new();
     let (mut rx, mut tx, mut drops) = (0u64, 0u64, 0u64);
     for (name, n) in now {
-        let b = before.iter().find(|(x, _)| x == name).map(|(_, t)| *t).unwrap_or_default();
+        let b = before
+            .iter()
+            .find(|(x, _)| x == name)
+            .map(|(_, t)| *t)
+            .unwrap_or_default();
         let (r, x) = (n.rx_packets - b.rx_packets, n.tx_packets - b.tx_packets);
         rx += r;
         tx += x;
         drops += n.total_drops() - b.total_drops();
-        line.push_str(&format!(" | {name} rx {:.3} tx {:.3}", r as f64 / secs / 1e6, x as f64 / secs / 1e6));
+        line.push_str(&format!(
+            " | {name} rx {:.3} tx {:.3}",
+            r as f64 / secs / 1e6,
+            x as f64 / secs / 1e6
+        ));
     }
     println!(
         "stats t={t:.1}s rx={:.3} Mpps tx={:.3} Mpps drops={drops}{line}",

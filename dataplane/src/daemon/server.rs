@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use sfc_control::protocol::{decode_request, encode_response, ErrorCode, ProtocolError, Request, MAX_MESSAGE};
+use sfc_control::protocol::{
+    decode_request, encode_response, ErrorCode, ProtocolError, Request, MAX_MESSAGE,
+};
 
 use super::service::{hello, Daemon};
 
@@ -23,14 +25,19 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Binds the socket (removing a stale file), mode 0600.
 pub fn bind(path: &Path) -> Result<UnixListener, String> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("socket directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("socket directory {}: {e}", dir.display()))?;
     }
     if path.exists() {
         // A live sfcd answers on it: refuse to steal its socket.
         if UnixStream::connect(path).is_ok() {
-            return Err(format!("socket {}: another sfcd is listening on it", path.display()));
+            return Err(format!(
+                "socket {}: another sfcd is listening on it",
+                path.display()
+            ));
         }
-        std::fs::remove_file(path).map_err(|e| format!("socket {}: remove stale file: {e}", path.display()))?;
+        std::fs::remove_file(path)
+            .map_err(|e| format!("socket {}: remove stale file: {e}", path.display()))?;
     }
     let l = UnixListener::bind(path).map_err(|e| format!("socket {}: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
@@ -47,15 +54,24 @@ pub fn serve(listener: UnixListener, daemon: Weak<Mutex<Daemon>>, path: PathBuf)
         let Ok(mut stream) = stream else { continue };
         if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
             clients.fetch_sub(1, Ordering::SeqCst);
-            let e = ProtocolError::new(ErrorCode::Internal, format!("too many clients (max {MAX_CLIENTS})"));
-            let _ = writeln!(stream, "{}", encode_response(&serde_json::Value::Null, Err(e)));
+            let e = ProtocolError::new(
+                ErrorCode::Internal,
+                format!("too many clients (max {MAX_CLIENTS})"),
+            );
+            let _ = writeln!(
+                stream,
+                "{}",
+                encode_response(&serde_json::Value::Null, Err(e))
+            );
             continue;
         }
         let (daemon, clients) = (daemon.clone(), clients.clone());
-        let spawned = std::thread::Builder::new().name("sfc-client".into()).spawn(move || {
-            client(stream, &daemon);
-            clients.fetch_sub(1, Ordering::SeqCst);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("sfc-client".into())
+            .spawn(move || {
+                client(stream, &daemon);
+                clients.fetch_sub(1, Ordering::SeqCst);
+            });
         if spawned.is_err() {
             tracing::warn!(socket = %path.display(), "cannot start a client thread");
         }
@@ -66,7 +82,11 @@ pub fn serve(listener: UnixListener, daemon: Weak<Mutex<Daemon>>, path: PathBuf)
 /// `Err(true)` if the line is too long (the rest is not read).
 fn read_line(r: &mut impl BufRead, max: usize) -> Result<Option<String>, bool> {
     let mut buf = Vec::new();
-    let n = r.by_ref().take(max as u64 + 1).read_until(b'\n', &mut buf).map_err(|_| false)?;
+    let n = r
+        .by_ref()
+        .take(max as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .map_err(|_| false)?;
     if n == 0 {
         return Ok(None);
     }
@@ -85,7 +105,9 @@ fn read_line(r: &mut impl BufRead, max: usize) -> Result<Option<String>, bool> {
 fn client(stream: UnixStream, daemon: &Weak<Mutex<Daemon>>) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
-    let Ok(mut out) = stream.try_clone() else { return };
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
     let mut input = BufReader::new(stream);
     loop {
         let line = match read_line(&mut input, MAX_MESSAGE) {
@@ -93,9 +115,15 @@ fn client(stream: UnixStream, daemon: &Weak<Mutex<Daemon>>) {
             Ok(None) => return,
             Err(too_long) => {
                 let e = if too_long {
-                    ProtocolError::new(ErrorCode::TooLarge, format!("request is over the limit of {MAX_MESSAGE} bytes"))
+                    ProtocolError::new(
+                        ErrorCode::TooLarge,
+                        format!("request is over the limit of {MAX_MESSAGE} bytes"),
+                    )
                 } else {
-                    ProtocolError::new(ErrorCode::BadRequest, "request is not UTF-8 text (or the read failed)")
+                    ProtocolError::new(
+                        ErrorCode::BadRequest,
+                        "request is not UTF-8 text (or the read failed)",
+                    )
                 };
                 let _ = writeln!(out, "{}", encode_response(&serde_json::Value::Null, Err(e)));
                 return;
@@ -115,14 +143,29 @@ fn client(stream: UnixStream, daemon: &Weak<Mutex<Daemon>>) {
                         let mut d = d.lock().unwrap_or_else(|e| e.into_inner());
                         (op, d.handle(req))
                     }
-                    None => (op, Err(ProtocolError::new(ErrorCode::Internal, "sfcd is shutting down"))),
+                    None => (
+                        op,
+                        Err(ProtocolError::new(
+                            ErrorCode::Internal,
+                            "sfcd is shutting down",
+                        )),
+                    ),
                 }
             }
             Err(e) => ("invalid", Err(e)),
         };
         match &result {
-            Ok(_) => tracing::debug!(op, elapsed_us = started.elapsed().as_micros() as u64, "request"),
-            Err(e) => tracing::info!(op, code = e.code.as_str(), message = e.message.as_str(), "request refused"),
+            Ok(_) => tracing::debug!(
+                op,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "request"
+            ),
+            Err(e) => tracing::info!(
+                op,
+                code = e.code.as_str(),
+                message = e.message.as_str(),
+                "request refused"
+            ),
         }
         if writeln!(out, "{}", encode_response(&id, result)).is_err() {
             return;

@@ -38,7 +38,8 @@ fn err(code: ErrorCode, msg: impl Into<String>) -> ProtocolError {
 }
 
 fn kind(s: &str) -> Result<Kind, ProtocolError> {
-    s.parse::<Kind>().map_err(|e: sfc_control::ControlError| ProtocolError::from(e))
+    s.parse::<Kind>()
+        .map_err(|e: sfc_control::ControlError| ProtocolError::from(e))
 }
 
 impl Daemon {
@@ -83,9 +84,15 @@ impl Daemon {
             }
             Request::Get(a) => {
                 let k = kind(&a.kind)?;
-                self.store.get(k, &a.namespace, &a.name).map(|v| json!(v)).ok_or_else(|| {
-                    err(ErrorCode::NotFound, format!("{} {}/{} not found", a.kind, a.namespace, a.name))
-                })
+                self.store
+                    .get(k, &a.namespace, &a.name)
+                    .map(|v| json!(v))
+                    .ok_or_else(|| {
+                        err(
+                            ErrorCode::NotFound,
+                            format!("{} {}/{} not found", a.kind, a.namespace, a.name),
+                        )
+                    })
             }
             Request::List { kind: k } => {
                 let k = k.as_deref().map(kind).transpose()?;
@@ -101,7 +108,11 @@ impl Daemon {
                 self.commit(next, self.attached.clone())?;
                 Ok(json!({ "labels": self.store.node().labels }))
             }
-            Request::Ports => Ok(json!(views::ports(&self.engine, &self.programmed, &self.devargs))),
+            Request::Ports => Ok(json!(views::ports(
+                &self.engine,
+                &self.programmed,
+                &self.devargs
+            ))),
             Request::Attach { name, devargs } => self.attach(&name, &devargs),
             Request::Detach { name } => self.detach(&name),
             Request::Flows(f) => Ok(json!(views::flows(&self.engine, &self.programmed, &f))),
@@ -115,13 +126,19 @@ impl Daemon {
 
     /// Persists `next` (and the attached ports), then makes it current and
     /// programs it. A write failure changes nothing.
-    fn commit(&mut self, next: Store, attached: BTreeMap<String, String>) -> Result<(), ProtocolError> {
+    fn commit(
+        &mut self,
+        next: Store,
+        attached: BTreeMap<String, String>,
+    ) -> Result<(), ProtocolError> {
         let saved = SavedState {
             version: 1,
             store: next.snapshot(),
             attached: attached.clone(),
         };
-        self.state_dir.save(&saved).map_err(|e| err(ErrorCode::Storage, format!("{e}; nothing was changed")))?;
+        self.state_dir
+            .save(&saved)
+            .map_err(|e| err(ErrorCode::Storage, format!("{e}; nothing was changed")))?;
         self.store = next;
         self.attached = attached;
         self.program()
@@ -158,9 +175,12 @@ impl Daemon {
             });
             programmed.push(p);
         }
-        self.engine
-            .apply(&specs)
-            .map_err(|e| err(ErrorCode::Internal, format!("forwarding state rejected: {e}")))?;
+        self.engine.apply(&specs).map_err(|e| {
+            err(
+                ErrorCode::Internal,
+                format!("forwarding state rejected: {e}"),
+            )
+        })?;
         // The switch's MTU on its ports, where the driver allows it (the
         // engine enforces it in software regardless).
         for p in &programmed {
@@ -184,19 +204,29 @@ impl Daemon {
     }
 
     fn attach(&mut self, name: &str, devargs: &str) -> Result<Value, ProtocolError> {
-        if name.is_empty() || name.len() > 63 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if name.is_empty()
+            || name.len() > 63
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(err(
                 ErrorCode::BadRequest,
                 format!("port name {name:?}: 1..63 characters of letters, digits, '-', '_', '.'"),
             ));
         }
         if self.engine.port(name).is_some() {
-            return Err(err(ErrorCode::Conflict, format!("port {name:?} is already attached")));
+            return Err(err(
+                ErrorCode::Conflict,
+                format!("port {name:?} is already attached"),
+            ));
         }
         let port = Port::probe(name, devargs, self.pool.clone(), &self.port_config)
             .map_err(|e| err(ErrorCode::Dataplane, e.to_string()))?;
         let id = port.id();
-        self.engine.attach(port).map_err(|e| err(ErrorCode::Dataplane, e.to_string()))?;
+        self.engine
+            .attach(port)
+            .map_err(|e| err(ErrorCode::Dataplane, e.to_string()))?;
         let mut next = self.store.clone();
         let mut names = self.port_names();
         names.insert(name.to_owned());
@@ -233,7 +263,9 @@ impl Daemon {
                 attached: attached.clone(),
             })
             .map_err(|e| err(ErrorCode::Storage, format!("{e}; nothing was changed")))?;
-        self.engine.detach(name).map_err(|e| err(ErrorCode::Dataplane, e.to_string()))?;
+        self.engine
+            .detach(name)
+            .map_err(|e| err(ErrorCode::Dataplane, e.to_string()))?;
         self.store = next;
         self.attached = attached;
         self.devargs.remove(name);

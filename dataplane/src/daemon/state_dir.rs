@@ -39,7 +39,9 @@ impl StateDir {
         fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("state directory {}: chmod: {e}", dir.display()))?;
-        Ok(Self { dir: dir.to_owned() })
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
     }
 
     pub fn path(&self) -> PathBuf {
@@ -79,7 +81,12 @@ impl StateDir {
         fs::rename(&tmp, self.path()).map_err(|e| fail("rename", e))?;
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| format!("cannot write state to {}: fsync directory: {e}", self.dir.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot write state to {}: fsync directory: {e}",
+                    self.dir.display()
+                )
+            })?;
         Ok(())
     }
 }
@@ -106,9 +113,13 @@ mod tests {
         };
         assert_eq!(sd.save(&s), Ok(()));
         assert_eq!(sd.load(), Ok(Some(s)));
-        let names: Vec<_> = fs::read_dir(&d).map(|r| r.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+        let names: Vec<_> = fs::read_dir(&d)
+            .map(|r| r.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
         assert_eq!(names, vec![std::ffi::OsString::from(STATE_FILE)]);
-        let mode = fs::metadata(&d).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = fs::metadata(&d)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
         assert_eq!(mode, 0o700);
         let _ = fs::remove_dir_all(&d);
     }

@@ -25,7 +25,10 @@ impl Programmed {
     }
 
     fn chain(&self) -> String {
-        format!("{}/{}", self.desired.chain.namespace, self.desired.chain.name)
+        format!(
+            "{}/{}",
+            self.desired.chain.namespace, self.desired.chain.name
+        )
     }
 }
 
@@ -42,7 +45,11 @@ fn ingress_drops(t: &PortTotals) -> u64 {
     t.total_drops() - t.dropped(DropReason::TxFull)
 }
 
-pub fn ports(engine: &Engine, programmed: &[Programmed], devargs: &BTreeMap<String, String>) -> Vec<PortView> {
+pub fn ports(
+    engine: &Engine,
+    programmed: &[Programmed],
+    devargs: &BTreeMap<String, String>,
+) -> Vec<PortView> {
     let mut member: BTreeMap<&str, String> = BTreeMap::new();
     for p in programmed {
         for (name, _) in &p.ports {
@@ -53,6 +60,7 @@ pub fn ports(engine: &Engine, programmed: &[Programmed], devargs: &BTreeMap<Stri
         .ports()
         .map(|port| {
             let t = engine.port_totals(port.id());
+            let hw = port.stats().unwrap_or_default();
             let link = port.link().ok();
             PortView {
                 name: port.name().to_owned(),
@@ -64,9 +72,9 @@ pub fn ports(engine: &Engine, programmed: &[Programmed], devargs: &BTreeMap<Stri
                 switch: member.get(port.name()).cloned(),
                 offload: "software".into(),
                 rx_packets: t.rx_packets,
-                rx_bytes: t.rx_bytes,
+                rx_bytes: hw.rx_bytes,
                 tx_packets: t.tx_packets,
-                tx_bytes: t.tx_bytes,
+                tx_bytes: hw.tx_bytes,
                 drops: drops_map(&t),
             }
         })
@@ -78,7 +86,13 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
     let now = engine.now_ms();
     let mut flows = Vec::new();
     let mut in_switch = std::collections::BTreeSet::new();
-    let flow = |p: &Programmed, kind: &str, in_port: &str, m: String, action: String, packets: u64, bytes: u64| FlowView {
+    let flow = |p: &Programmed,
+                kind: &str,
+                in_port: &str,
+                m: String,
+                action: String,
+                packets: u64,
+                bytes: u64| FlowView {
         chain: p.chain(),
         switch: p.desired.index,
         kind: kind.into(),
@@ -91,18 +105,40 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
         offload: "software".into(),
     };
     for p in programmed {
-        let names: BTreeMap<PortId, &str> = p.ports.iter().map(|(n, id)| (*id, n.as_str())).collect();
+        let names: BTreeMap<PortId, &str> =
+            p.ports.iter().map(|(n, id)| (*id, n.as_str())).collect();
         in_switch.extend(p.ports.iter().map(|(n, _)| n.clone()));
         match p.ports.as_slice() {
             [(a, ia)] => {
                 let t = engine.port_totals(*ia);
-                flows.push(flow(p, "drop", a, format!("in_port={a}"), "drop (no peer)".into(), t.dropped(DropReason::NoPeer), 0));
+                flows.push(flow(
+                    p,
+                    "drop",
+                    a,
+                    format!("in_port={a}"),
+                    "drop (no peer)".into(),
+                    t.dropped(DropReason::NoPeer),
+                    0,
+                ));
             }
             [(a, ia), (b, ib)] => {
                 for ((x, ix), y) in [((a, ia), b), ((b, ib), a)] {
                     let t = engine.port_totals(*ix);
                     let packets = t.rx_packets - ingress_drops(&t);
-                    flows.push(flow(p, "cross-connect", x, format!("in_port={x}"), format!("output:{y}"), packets, t.rx_bytes));
+                    // Bytes are the driver's count of the in port.
+                    let bytes = engine
+                        .port(x)
+                        .and_then(|p| p.stats().ok())
+                        .map_or(0, |s| s.rx_bytes);
+                    flows.push(flow(
+                        p,
+                        "cross-connect",
+                        x,
+                        format!("in_port={x}"),
+                        format!("output:{y}"),
+                        packets,
+                        bytes,
+                    ));
                 }
             }
             ports => {
@@ -112,16 +148,46 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
                     .find(|s| s.ports.first() == ports.first().map(|(_, id)| id));
                 for (x, ix) in ports {
                     let t = engine.port_totals(*ix);
-                    let others: Vec<&str> = ports.iter().filter(|(n, _)| n != x).map(|(n, _)| n.as_str()).collect();
-                    flows.push(flow(p, "unicast", x, format!("in_port={x},dl_dst=<learned>"), "output:<learned port>".into(), t.unicast, 0));
-                    flows.push(flow(p, "flood", x, format!("in_port={x},dl_dst=<unknown|multicast>"), format!("flood:{}", others.join(",")), t.flooded, 0));
+                    let others: Vec<&str> = ports
+                        .iter()
+                        .filter(|(n, _)| n != x)
+                        .map(|(n, _)| n.as_str())
+                        .collect();
+                    flows.push(flow(
+                        p,
+                        "unicast",
+                        x,
+                        format!("in_port={x},dl_dst=<learned>"),
+                        "output:<learned port>".into(),
+                        t.unicast,
+                        0,
+                    ));
+                    flows.push(flow(
+                        p,
+                        "flood",
+                        x,
+                        format!("in_port={x},dl_dst=<unknown|multicast>"),
+                        format!("flood:{}", others.join(",")),
+                        t.flooded,
+                        0,
+                    ));
                 }
                 if let Some(sw) = sw {
                     let mut entries = sw.table.entries();
                     entries.sort_by_key(|e| e.mac);
                     for e in entries {
-                        let Some(out) = names.get(&e.port) else { continue };
-                        let mut f = flow(p, "learned", "*", format!("dl_dst={}", e.mac), format!("output:{out}"), 0, 0);
+                        let Some(out) = names.get(&e.port) else {
+                            continue;
+                        };
+                        let mut f = flow(
+                            p,
+                            "learned",
+                            "*",
+                            format!("dl_dst={}", e.mac),
+                            format!("output:{out}"),
+                            0,
+                            0,
+                        );
                         f.idle_age_ms = Some(u64::from(now.wrapping_sub(e.last_seen)));
                         flows.push(f);
                     }
@@ -148,7 +214,9 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
     }
     flows.retain(|f| {
         filter.chain.as_ref().is_none_or(|c| &f.chain == c)
-            && filter.switch.is_none_or(|s| f.switch == s && !f.chain.is_empty())
+            && filter
+                .switch
+                .is_none_or(|s| f.switch == s && !f.chain.is_empty())
             && filter
                 .port
                 .as_ref()
@@ -174,7 +242,11 @@ pub fn status(engine: &Engine, node: &str, uptime_ms: u64) -> StatusView {
                 lcore,
                 core,
                 last_poll_age_ms: now.saturating_sub(s.last_poll_ms.get()),
-                busy_ratio: if polls == 0 { 0.0 } else { s.busy_polls.get() as f64 / polls as f64 },
+                busy_ratio: if polls == 0 {
+                    0.0
+                } else {
+                    s.busy_polls.get() as f64 / polls as f64
+                },
             }
         })
         .collect();

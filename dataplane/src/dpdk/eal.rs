@@ -27,7 +27,10 @@ impl Eal {
         all.extend(args.into_iter().map(Into::into));
         let mut cargs = Vec::with_capacity(all.len());
         for a in &all {
-            cargs.push(CString::new(a.as_str()).map_err(|_| DpdkError::NulInArgument { arg: a.clone() })?);
+            cargs.push(
+                CString::new(a.as_str())
+                    .map_err(|_| DpdkError::NulInArgument { arg: a.clone() })?,
+            );
         }
         if EAL_STARTED.swap(true, Ordering::SeqCst) {
             return Err(DpdkError::EalTwice);
@@ -50,7 +53,9 @@ impl Eal {
                 args: all[1..].join(" "),
             });
         }
-        Ok(Eal { args: all[1..].to_vec() })
+        Ok(Eal {
+            args: all[1..].to_vec(),
+        })
     }
 
     /// The arguments EAL was started with.

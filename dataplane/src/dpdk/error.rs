@@ -7,7 +7,11 @@ pub type Result<T, E = DpdkError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum DpdkError {
     #[error("EAL init failed: {msg} (rte_errno {errno}); arguments: {args}")]
-    EalInit { errno: i32, msg: String, args: String },
+    EalInit {
+        errno: i32,
+        msg: String,
+        args: String,
+    },
     #[error("EAL is already initialised in this process (DPDK allows it once)")]
     EalTwice,
     #[error("argument {arg:?} contains a NUL byte")]

@@ -47,7 +47,11 @@ impl RteHash {
         // SAFETY: key points to 8 readable bytes; the value is stored as a
         // pointer-sized integer, never dereferenced.
         let ret = unsafe {
-            sfc_ffi::rte_hash_add_key_data(self.ptr.as_ptr(), (&key as *const u64).cast(), value as *mut c_void)
+            sfc_ffi::rte_hash_add_key_data(
+                self.ptr.as_ptr(),
+                (&key as *const u64).cast(),
+                value as *mut c_void,
+            )
         };
         if ret < 0 {
             return Err(DpdkError::Hash {

@@ -37,6 +37,12 @@ impl Mbuf {
         self.raw().pkt_len
     }
 
+    /// Length of the first segment.
+    #[inline]
+    pub fn data_len(&self) -> u16 {
+        self.raw().data_len
+    }
+
     /// Number of references (1 unless shared for a flood).
     pub fn refcnt(&self) -> u16 {
         // SAFETY: valid mbuf.
@@ -68,7 +74,9 @@ impl Mbuf {
         let (addr, off, len) = (m.buf_addr as *mut u8, m.data_off, m.data_len);
         // SAFETY: as in `data`, and refcnt 1 plus &mut self means no other
         // reader exists.
-        Some(unsafe { std::slice::from_raw_parts_mut(addr.add(usize::from(off)), usize::from(len)) })
+        Some(unsafe {
+            std::slice::from_raw_parts_mut(addr.add(usize::from(off)), usize::from(len))
+        })
     }
 
     /// Appends `bytes` to the packet; false if there is no tailroom.
@@ -120,14 +128,22 @@ impl Drop for Mbuf {
     }
 }
 
-/// Up to `BURST_SIZE` owned mbufs. Its storage is exactly a C array of
-/// `rte_mbuf*` (`Option<Mbuf>` is a nullable pointer), so RX writes into it
-/// and TX reads from it directly. Whatever is left in it when dropped or
-/// cleared is freed.
-#[derive(Debug)]
+/// Up to `BURST_SIZE` owned mbufs, stored as the C array of `rte_mbuf*`
+/// that `rte_eth_rx_burst`/`tx_burst` read and write directly. Slots
+/// `0..len` are owned (non-null) mbufs; the rest are dead storage. Whatever
+/// is still in it when dropped or cleared is freed.
 pub struct Burst {
-    slots: [Option<Mbuf>; BURST_SIZE],
+    slots: [*mut sfc_ffi::rte_mbuf; BURST_SIZE],
     len: usize,
+}
+
+// SAFETY: the burst owns its mbufs like a Vec<Mbuf> would (Mbuf is Send).
+unsafe impl Send for Burst {}
+
+impl std::fmt::Debug for Burst {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Burst").field("len", &self.len).finish()
+    }
 }
 
 impl Default for Burst {
@@ -139,7 +155,7 @@ impl Default for Burst {
 impl Burst {
     pub fn new() -> Self {
         Self {
-            slots: std::array::from_fn(|_| None),
+            slots: [std::ptr::null_mut(); BURST_SIZE],
             len: 0,
         }
     }
@@ -165,20 +181,29 @@ impl Burst {
         if self.len == BURST_SIZE {
             return Err(m);
         }
-        self.slots[self.len] = Some(m);
+        self.slots[self.len] = m.into_raw();
         self.len += 1;
         Ok(())
+    }
+
+    /// The packets, as a slice.
+    #[inline]
+    pub fn as_slice(&self) -> &[Mbuf] {
+        // SAFETY: slots 0..len hold owned non-null mbuf pointers, and Mbuf
+        // is a repr(transparent) NonNull<rte_mbuf>: same layout.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().cast::<Mbuf>(), self.len) }
     }
 
     /// The packet at `i`.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&Mbuf> {
-        self.slots[..self.len].get(i).and_then(Option::as_ref)
+        self.as_slice().get(i)
     }
 
     /// The packets, in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Mbuf> {
-        self.slots[..self.len].iter().flatten()
+    #[inline]
+    pub fn iter(&self) -> std::slice::Iter<'_, Mbuf> {
+        self.as_slice().iter()
     }
 
     /// Moves every packet out, in order, leaving the burst empty (packets
@@ -187,29 +212,33 @@ impl Burst {
     pub fn drain(&mut self) -> Drain<'_> {
         let n = std::mem::replace(&mut self.len, 0);
         Drain {
-            slots: &mut self.slots[..n],
+            slots: &self.slots[..n],
             next: 0,
         }
     }
 
     /// Frees every packet.
+    #[inline]
     pub fn clear(&mut self) {
-        self.drain().for_each(drop);
+        if self.len > 0 {
+            // SAFETY: slots 0..len are owned mbufs, freed once; len is reset
+            // so they are never used again.
+            unsafe { sfc_ffi::rte_pktmbuf_free_bulk(self.slots.as_mut_ptr(), self.len as u32) };
+            self.len = 0;
+        }
     }
 
     /// Total bytes of the packets.
+    #[inline]
     pub fn bytes(&self) -> u64 {
         self.iter().map(|m| u64::from(m.pkt_len())).sum()
     }
 
-    /// The array as `rte_mbuf**` for a driver to fill: only for an empty
-    /// burst, which `set_len_after_rx` then accepts.
+    /// The array for a driver to fill (the burst must be empty).
     #[inline]
     pub(crate) fn rx_ptr(&mut self) -> *mut *mut sfc_ffi::rte_mbuf {
-        // Slots at and past `len` are always empty (see Drain), and RX is
-        // only given an empty burst by the port.
         debug_assert!(self.len == 0);
-        self.slots.as_mut_ptr().cast()
+        self.slots.as_mut_ptr()
     }
 
     /// After the driver wrote `n` mbufs through `rx_ptr`.
@@ -221,39 +250,37 @@ impl Burst {
         self.len = n.min(BURST_SIZE);
     }
 
-    /// The first `len` packets as `rte_mbuf**` for tx_burst.
+    /// Slots `from..len` as `rte_mbuf**` for tx_burst.
     #[inline]
     pub(crate) fn tx_ptr(&mut self, from: usize) -> *mut *mut sfc_ffi::rte_mbuf {
-        self.slots[from..].as_mut_ptr().cast()
-    }
-
-    /// Forgets slots `from..from+n`: the driver took them.
-    #[inline]
-    pub(crate) fn forget_sent(&mut self, from: usize, n: usize) {
-        for slot in &mut self.slots[from..from + n] {
-            if let Some(m) = slot.take() {
-                let _ = m.into_raw();
-            }
-        }
+        self.slots[from..].as_mut_ptr()
     }
 
     /// Frees slots `from..len` and empties the burst; returns how many.
     #[inline]
     pub(crate) fn free_from(&mut self, from: usize) -> usize {
         let n = self.len.saturating_sub(from);
-        for slot in &mut self.slots[from..self.len] {
-            drop(slot.take());
+        if n > 0 {
+            // SAFETY: slots from..len are still owned (the driver took only
+            // those before `from`); each is freed once and len reset.
+            unsafe { sfc_ffi::rte_pktmbuf_free_bulk(self.slots[from..].as_mut_ptr(), n as u32) };
         }
         self.len = 0;
         n
     }
 }
 
-/// Iterator of [`Burst::drain`]. Keeps the invariant that slots past `len`
-/// are empty, so the next RX never overwrites (leaks) a packet.
+impl Drop for Burst {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// Iterator of [`Burst::drain`]: hands out the packets one by one and frees
+/// those not taken when dropped, so nothing leaks or is freed twice.
 #[derive(Debug)]
 pub struct Drain<'a> {
-    slots: &'a mut [Option<Mbuf>],
+    slots: &'a [*mut sfc_ffi::rte_mbuf],
     next: usize,
 }
 
@@ -262,16 +289,19 @@ impl Iterator for Drain<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<Mbuf> {
-        let slot = self.slots.get_mut(self.next)?;
+        let p = *self.slots.get(self.next)?;
         self.next += 1;
-        slot.take()
+        // SAFETY: each owned slot is turned into an Mbuf exactly once (the
+        // burst's len was reset to 0 when the Drain was made).
+        unsafe { Mbuf::from_raw(p) }
     }
 }
 
 impl Drop for Drain<'_> {
     fn drop(&mut self) {
-        for slot in &mut self.slots[self.next..] {
-            drop(slot.take());
+        for &p in &self.slots[self.next..] {
+            // SAFETY: slots not handed out are still owned; freed once.
+            unsafe { sfc_ffi::rte_pktmbuf_free(p) };
         }
     }
 }

@@ -28,5 +28,5 @@ pub use hash::RteHash;
 pub use lcore::{spawn_worker_thread, WorkerThread};
 pub use mbuf::{Burst, Drain, Mbuf, BURST_SIZE};
 pub use mempool::{Mempool, DEFAULT_DATA_ROOM, JUMBO_DATA_ROOM};
+pub use port::{Link, Port, PortConfig, PortInfo, PortStats, RxQueue, TxOutcome, TxQueue};
 pub use ring::Ring;
-pub use port::{Link, Port, PortConfig, PortInfo, PortStats, RxQueue, TxQueue, TxOutcome};

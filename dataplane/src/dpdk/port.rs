@@ -121,12 +121,19 @@ impl Port {
             port: name.to_owned(),
             msg,
         };
-        let devname = devargs.split(',').next().unwrap_or_default().trim().to_owned();
+        let devname = devargs
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         if devname.is_empty() {
             return Err(usage(format!("devargs {devargs:?} name no device")));
         }
-        let cdevargs = CString::new(devargs).map_err(|_| usage("devargs contain a NUL byte".into()))?;
-        let cdevname = CString::new(devname.as_str()).map_err(|_| usage("device name contains a NUL byte".into()))?;
+        let cdevargs =
+            CString::new(devargs).map_err(|_| usage("devargs contain a NUL byte".into()))?;
+        let cdevname = CString::new(devname.as_str())
+            .map_err(|_| usage("device name contains a NUL byte".into()))?;
         // SAFETY: valid C string; probing is a control-path call.
         let ret = unsafe { sfc_ffi::rte_dev_probe(cdevargs.as_ptr()) };
         if ret < 0 {
@@ -161,7 +168,13 @@ impl Port {
     /// A port whose RX queue `i` reads `rx[i]` and TX queue `i` writes
     /// `tx[i]` (`rte_eth_from_rings`): what a test puts into `rx` enters the
     /// engine on this port; what the engine sends appears in `tx`.
-    pub fn from_rings(name: &str, rx: &[Arc<Ring>], tx: &[Arc<Ring>], pool: Arc<Mempool>, cfg: &PortConfig) -> Result<Port> {
+    pub fn from_rings(
+        name: &str,
+        rx: &[Arc<Ring>],
+        tx: &[Arc<Ring>],
+        pool: Arc<Mempool>,
+        cfg: &PortConfig,
+    ) -> Result<Port> {
         let usage = |msg: String| DpdkError::PortUsage {
             port: name.to_owned(),
             msg,
@@ -175,7 +188,8 @@ impl Port {
             )));
         }
         let devname = format!("sfc_ring_{name}");
-        let cname = CString::new(devname.as_str()).map_err(|_| usage("name contains a NUL byte".into()))?;
+        let cname =
+            CString::new(devname.as_str()).map_err(|_| usage("name contains a NUL byte".into()))?;
         let rxp: Vec<*mut sfc_ffi::rte_ring> = rx.iter().map(|r| r.as_ptr()).collect();
         let txp: Vec<*mut sfc_ffi::rte_ring> = tx.iter().map(|r| r.as_ptr()).collect();
         // SAFETY: valid name and ring arrays for the call; the rings are
@@ -246,13 +260,21 @@ impl Port {
             // outlives the port (PortShared holds it). Null confs mean the
             // driver's defaults.
             let ret = unsafe {
-                sfc_ffi::rte_eth_rx_queue_setup(id, q, rxd, socket, std::ptr::null(), self.shared.pool.as_ptr())
+                sfc_ffi::rte_eth_rx_queue_setup(
+                    id,
+                    q,
+                    rxd,
+                    socket,
+                    std::ptr::null(),
+                    self.shared.pool.as_ptr(),
+                )
             };
             if ret < 0 {
                 return Err(DpdkError::port(name, "rx queue setup", ret));
             }
             // SAFETY: as above.
-            let ret = unsafe { sfc_ffi::rte_eth_tx_queue_setup(id, q, txd, socket, std::ptr::null()) };
+            let ret =
+                unsafe { sfc_ffi::rte_eth_tx_queue_setup(id, q, txd, socket, std::ptr::null()) };
             if ret < 0 {
                 return Err(DpdkError::port(name, "tx queue setup", ret));
             }
@@ -326,8 +348,9 @@ impl Port {
             max_rx_queues: info.max_rx_queues,
             max_tx_queues: info.max_tx_queues,
             rss: info.flow_type_rss_offloads != 0,
-            switch_domain: (info.switch_info.domain_id != u16::MAX && !info.switch_info.name.is_null())
-                .then_some(info.switch_info.domain_id),
+            switch_domain: (info.switch_info.domain_id != u16::MAX
+                && !info.switch_info.name.is_null())
+            .then_some(info.switch_info.domain_id),
         })
     }
 
@@ -374,7 +397,11 @@ impl Port {
     }
 
     fn take(&self, rx: bool, queue: u16) -> Result<()> {
-        let which = if rx { &self.shared.rx_taken } else { &self.shared.tx_taken };
+        let which = if rx {
+            &self.shared.rx_taken
+        } else {
+            &self.shared.tx_taken
+        };
         let mut taken = which.lock().map_err(|_| DpdkError::PortUsage {
             port: self.shared.name.clone(),
             msg: "queue registry poisoned".into(),
@@ -386,11 +413,18 @@ impl Port {
             }
             Some(_) => Err(DpdkError::PortUsage {
                 port: self.shared.name.clone(),
-                msg: format!("{} queue {queue} already has a poller", if rx { "RX" } else { "TX" }),
+                msg: format!(
+                    "{} queue {queue} already has a poller",
+                    if rx { "RX" } else { "TX" }
+                ),
             }),
             None => Err(DpdkError::PortUsage {
                 port: self.shared.name.clone(),
-                msg: format!("no {} queue {queue} (port has {})", if rx { "RX" } else { "TX" }, self.queues),
+                msg: format!(
+                    "no {} queue {queue} (port has {})",
+                    if rx { "RX" } else { "TX" },
+                    self.queues
+                ),
             }),
         }
     }
@@ -452,7 +486,9 @@ impl RxQueue {
         // SAFETY: the port is started and alive (this handle holds it),
         // this is the only poller of the queue, and the burst's array has
         // BURST_SIZE empty slots the driver may fill with owned mbufs.
-        let n = unsafe { sfc_ffi::rte_eth_rx_burst(self.port.id, self.queue, burst.rx_ptr(), BURST_SIZE as u16) };
+        let n = unsafe {
+            sfc_ffi::rte_eth_rx_burst(self.port.id, self.queue, burst.rx_ptr(), BURST_SIZE as u16)
+        };
         // SAFETY: the driver wrote exactly n mbufs that we now own.
         unsafe { burst.set_len_after_rx(usize::from(n)) };
         usize::from(n)
@@ -469,7 +505,6 @@ impl Drop for RxQueue {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TxOutcome {
     pub sent: u32,
-    pub sent_bytes: u64,
     pub dropped: u32,
 }
 
@@ -502,27 +537,23 @@ impl TxQueue {
         if total == 0 {
             return TxOutcome::default();
         }
-        let bytes = burst.bytes();
         let mut done = 0usize;
         for _ in 0..TX_ATTEMPTS {
             let left = (total - done) as u16;
             // SAFETY: slots done..total hold owned mbufs; the driver takes
-            // ownership of the first n it returns, which are then forgotten.
-            let n = unsafe { sfc_ffi::rte_eth_tx_burst(self.port.id, self.queue, burst.tx_ptr(done), left) };
-            burst.forget_sent(done, usize::from(n));
+            // ownership of the first n, and only slots after them are ever
+            // freed (free_from(done) below).
+            let n = unsafe {
+                sfc_ffi::rte_eth_tx_burst(self.port.id, self.queue, burst.tx_ptr(done), left)
+            };
             done += usize::from(n);
             if done == total {
                 break;
             }
         }
-        let mut unsent_bytes = 0u64;
-        if done < total {
-            unsent_bytes = (done..total).filter_map(|i| burst.get(i)).map(|m| u64::from(m.pkt_len())).sum();
-        }
         let dropped = burst.free_from(done);
         TxOutcome {
             sent: done as u32,
-            sent_bytes: bytes - unsent_bytes,
             dropped: dropped as u32,
         }
     }

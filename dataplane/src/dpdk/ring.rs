@@ -26,11 +26,16 @@ impl Ring {
     pub fn new(name: &str, size: u32) -> Result<Arc<Ring>> {
         let err = |errno: i32| DpdkError::PortUsage {
             port: name.to_owned(),
-            msg: format!("ring create failed: {} (rte_errno {errno})", strerror(errno)),
+            msg: format!(
+                "ring create failed: {} (rte_errno {errno})",
+                strerror(errno)
+            ),
         };
         let cname = CString::new(name).map_err(|_| err(22))?;
         // SAFETY: valid C string; flags 0 = MP/MC.
-        let p = unsafe { sfc_ffi::rte_ring_create(cname.as_ptr(), size, sfc_ffi::rte_socket_id() as i32, 0) };
+        let p = unsafe {
+            sfc_ffi::rte_ring_create(cname.as_ptr(), size, sfc_ffi::rte_socket_id() as i32, 0)
+        };
         NonNull::new(p)
             .map(|ptr| {
                 Arc::new(Ring {

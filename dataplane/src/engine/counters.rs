@@ -31,14 +31,13 @@ impl Counter {
     }
 }
 
-/// One worker's counters for one port, on its own cache line.
+/// One worker's counters for one port, on its own cache line. Bytes are
+/// the driver's count (`Port::stats`), not kept here.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 pub struct PortCounters {
     pub rx_packets: Counter,
-    pub rx_bytes: Counter,
     pub tx_packets: Counter,
-    pub tx_bytes: Counter,
     /// Frames received here that a learning switch sent to one learned
     /// port, and those it flooded.
     pub unicast: Counter,
@@ -85,9 +84,7 @@ impl Default for WorkerStats {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PortTotals {
     pub rx_packets: u64,
-    pub rx_bytes: u64,
     pub tx_packets: u64,
-    pub tx_bytes: u64,
     pub unicast: u64,
     pub flooded: u64,
     pub drops: [u64; DropReason::COUNT],
@@ -111,9 +108,7 @@ pub fn port_totals(workers: &[std::sync::Arc<WorkerStats>], port: u16) -> PortTo
             continue;
         };
         t.rx_packets += c.rx_packets.get();
-        t.rx_bytes += c.rx_bytes.get();
         t.tx_packets += c.tx_packets.get();
-        t.tx_bytes += c.tx_bytes.get();
         t.unicast += c.unicast.get();
         t.flooded += c.flooded.get();
         for (d, s) in t.drops.iter_mut().zip(c.drops.iter()) {

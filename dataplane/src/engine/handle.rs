@@ -46,7 +46,11 @@ pub enum EngineError {
     #[error("no port named {0:?}")]
     NoSuchPort(String),
     #[error("port {name:?} has {queues} queues, the engine runs {workers} workers: give it one queue per worker")]
-    Queues { name: String, queues: u16, workers: usize },
+    Queues {
+        name: String,
+        queues: u16,
+        workers: usize,
+    },
     #[error("port {name:?} has id {id}, beyond the engine's {max} ports")]
     PortId { name: String, id: u16, max: usize },
     #[error("worker {0} did not answer within {1:?}")]
@@ -122,7 +126,8 @@ impl Engine {
                 clock,
             };
             let core = engine.config.worker_cores.get(i).copied().flatten();
-            let thread = spawn_worker_thread(&format!("sfc-worker-{i}"), core, move || worker.run())?;
+            let thread =
+                spawn_worker_thread(&format!("sfc-worker-{i}"), core, move || worker.run())?;
             tracing::info!(worker = i, ?core, lcore = thread.lcore_id, "worker started");
             engine.workers.push(WorkerSlot {
                 thread: Some(thread),
@@ -202,10 +207,17 @@ impl Engine {
     pub fn apply(&self, specs: &[SwitchSpec]) -> Result<Arc<ForwardingState>, EngineError> {
         let _serial = self.update.lock().unwrap_or_else(|e| e.into_inner());
         let prev = self.cell.load();
-        let next = Arc::new(ForwardingState::build(specs, Some(&prev), self.config.state)?);
+        let next = Arc::new(ForwardingState::build(
+            specs,
+            Some(&prev),
+            self.config.state,
+        )?);
         let g = self.cell.publish(next.clone());
         if !self.cell.wait_seen(g, QUIESCE_TIMEOUT) {
-            tracing::warn!(generation = g, "a worker did not take the new state within {QUIESCE_TIMEOUT:?}");
+            tracing::warn!(
+                generation = g,
+                "a worker did not take the new state within {QUIESCE_TIMEOUT:?}"
+            );
         }
         Ok(next)
     }
@@ -248,7 +260,9 @@ impl Engine {
     /// keeps working on the other ports), then every worker lets go of its
     /// queues, then the port is stopped and closed.
     pub fn detach(&mut self, name: &str) -> Result<(), EngineError> {
-        let id = self.port_id(name).ok_or_else(|| EngineError::NoSuchPort(name.to_owned()))?;
+        let id = self
+            .port_id(name)
+            .ok_or_else(|| EngineError::NoSuchPort(name.to_owned()))?;
         let specs: Vec<SwitchSpec> = self
             .cell
             .load()

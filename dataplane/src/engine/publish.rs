@@ -31,7 +31,9 @@ impl StateCell {
         Self {
             current: ArcSwap::new(initial),
             generation: CachePadded::new(AtomicU64::new(1)),
-            acks: (0..workers).map(|_| CachePadded::new(AtomicU64::new(OFFLINE))).collect(),
+            acks: (0..workers)
+                .map(|_| CachePadded::new(AtomicU64::new(OFFLINE)))
+                .collect(),
             retired: Mutex::new(Vec::new()),
         }
     }
@@ -65,7 +67,11 @@ impl StateCell {
     }
 
     fn min_ack(&self) -> u64 {
-        self.acks.iter().map(|a| a.load(Ordering::Acquire)).min().unwrap_or(OFFLINE)
+        self.acks
+            .iter()
+            .map(|a| a.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(OFFLINE)
     }
 
     /// Waits until every running worker has seen publication `g` (so no

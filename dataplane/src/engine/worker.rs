@@ -15,7 +15,7 @@ use crossbeam::channel::{Receiver, Sender};
 use super::counters::{WorkerStats, MAX_PORTS};
 use super::publish::{StateCell, OFFLINE};
 use crate::dpdk::{Burst, Mbuf, RxQueue, TscClock, TxQueue};
-use crate::switch::{over_mtu, Decision, DropReason, ForwardingState, Learned, PortAction, PortId};
+use crate::switch::{Decision, DropReason, ForwardingState, Learned, PortAction, PortId};
 
 /// Changes to the queues a worker polls, sent by the engine.
 #[derive(Debug)]
@@ -79,6 +79,11 @@ impl Worker {
         let mut burst = Burst::new();
         let mut batches = TxBatches::new();
 
+        // Housekeeping counters are kept locally and published every
+        // PUBLISH_EVERY loops: a loop is ~1 us at full rate, so the
+        // published values are at most ~0.3 ms old.
+        const PUBLISH_EVERY: u64 = 256;
+        let (mut polls, mut busy_polls) = (0u64, 0u64);
         while !self.stop.load(Ordering::Relaxed) {
             // Quiescent point: nothing from the previous state is held here.
             let g = self.cell.generation();
@@ -90,7 +95,8 @@ impl Worker {
             if !self.cmds.is_empty() {
                 self.apply_commands();
             }
-            let now = self.clock.now_ms();
+            // The clock is read only when a learning switch needs it.
+            let mut now = None;
             let mut busy = false;
             for qi in 0..self.rx.len() {
                 let n = self.rx[qi].recv(&mut burst);
@@ -99,16 +105,32 @@ impl Worker {
                 }
                 busy = true;
                 let in_port = self.rx[qi].port_id();
-                forward(&state, in_port, &mut burst, &mut batches, &mut self.tx, &self.stats, now);
+                forward(
+                    &state,
+                    in_port,
+                    &mut burst,
+                    &mut batches,
+                    &mut self.tx,
+                    &self.stats,
+                    &self.clock,
+                    &mut now,
+                );
             }
-            self.stats.polls.add(1);
-            if busy {
-                self.stats.busy_polls.add(1);
+            polls += 1;
+            busy_polls += u64::from(busy);
+            if polls % PUBLISH_EVERY == 0 {
+                self.publish_housekeeping(&mut polls, &mut busy_polls);
             }
-            self.stats.last_poll_ms.set(u64::from(now));
         }
+        self.publish_housekeeping(&mut polls, &mut busy_polls);
         drop(state);
         self.cell.ack(self.index, OFFLINE);
+    }
+
+    fn publish_housekeeping(&self, polls: &mut u64, busy_polls: &mut u64) {
+        self.stats.polls.add(std::mem::take(polls));
+        self.stats.busy_polls.add(std::mem::take(busy_polls));
+        self.stats.last_poll_ms.set(u64::from(self.clock.now_ms()));
     }
 
     fn apply_commands(&mut self) {
@@ -144,14 +166,14 @@ fn forward(
     batches: &mut TxBatches,
     tx: &mut [Option<TxQueue>],
     stats: &WorkerStats,
-    now: u32,
+    clock: &TscClock,
+    now: &mut Option<u32>,
 ) {
     let Some(pc) = stats.ports.get(usize::from(in_port)) else {
         burst.clear();
         return;
     };
     pc.rx_packets.add(burst.len() as u64);
-    pc.rx_bytes.add(burst.bytes());
     match state.action(in_port) {
         PortAction::Drop => {
             pc.drop(DropReason::NoSwitch, burst.len() as u64);
@@ -162,14 +184,20 @@ fn forward(
             burst.clear();
         }
         PortAction::CrossConnect { out, mtu } => {
-            // The whole burst goes to one port. Only a frame that is
-            // runt or too big needs per-packet handling.
-            let clean = burst.iter().all(|m| m.data().len() >= 14 && !over_mtu(m.data(), m.pkt_len(), mtu));
-            if clean {
+            // The whole burst goes to one port. One pass over the lengths
+            // spots a runt or a frame that may be too big (one compare: a
+            // runt wraps around); only then is the burst handled per
+            // packet. Bytes are counted by the driver, not here: at ~7 ns a
+            // packet, a sum costs 3% of the rate.
+            let mut widest = 0u32;
+            for m in burst.iter() {
+                widest = widest.max(m.pkt_len().wrapping_sub(14));
+            }
+            if widest <= u32::from(mtu) {
                 send(tx, stats, out, burst);
             } else {
                 for m in burst.drain() {
-                    match state.classify(in_port, m.data(), m.pkt_len(), now) {
+                    match state.classify(in_port, m.data(), m.pkt_len(), 0) {
                         Decision::Forward(p) => {
                             if let Err(m) = batches.push(p, m) {
                                 drop_tx(stats, p, m);
@@ -183,6 +211,7 @@ fn forward(
             }
         }
         PortAction::Switch(_) => {
+            let now = *now.get_or_insert_with(|| clock.now_ms());
             for m in burst.drain() {
                 let (decision, learned) = state.classify_learn(in_port, m.data(), m.pkt_len(), now);
                 match learned {
@@ -208,7 +237,11 @@ fn forward(
                             sent += 1;
                             // The last peer takes the original; the
                             // others share it (refcount, no copy).
-                            let pkt = if sent == peers { m.take() } else { m.as_ref().map(Mbuf::share) };
+                            let pkt = if sent == peers {
+                                m.take()
+                            } else {
+                                m.as_ref().map(Mbuf::share)
+                            };
                             if let Some(pkt) = pkt {
                                 if let Err(pkt) = batches.push(p, pkt) {
                                     drop_tx(stats, p, pkt);
@@ -247,7 +280,6 @@ fn send(tx: &mut [Option<TxQueue>], stats: &WorkerStats, port: PortId, burst: &m
         Some(txq) => {
             let o = txq.send(burst);
             pc.tx_packets.add(u64::from(o.sent));
-            pc.tx_bytes.add(o.sent_bytes);
             if o.dropped > 0 {
                 pc.drop(DropReason::TxFull, u64::from(o.dropped));
             }

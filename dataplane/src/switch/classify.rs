@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn a_port_in_no_switch_drops() {
         let st = state(&[&[1, 2]]);
-        assert_eq!(go(&st, 3, &frame(B, A), 0), Decision::Drop(DropReason::NoSwitch));
+        assert_eq!(
+            go(&st, 3, &frame(B, A), 0),
+            Decision::Drop(DropReason::NoSwitch)
+        );
     }
 
     #[test]
@@ -239,7 +242,10 @@ mod tests {
         assert_eq!(go(&st, 4, &frame(A, C), 0), Decision::Flood(1));
         let sw1 = st.switch(1).map(|s| s.ports.clone()).unwrap_or_default();
         assert_eq!(sw1, vec![4, 5, 6]);
-        assert_eq!(st.switch(1).map(|s| s.table.lookup(MacAddr::from_bytes(A))), Some(None));
+        assert_eq!(
+            st.switch(1).map(|s| s.table.lookup(MacAddr::from_bytes(A))),
+            Some(None)
+        );
         // Even a MAC learned in switch 0 on port 1 is never used from switch 1.
         go(&st, 5, &frame(BCAST, B), 0);
         assert_eq!(go(&st, 1, &frame(B, A), 0), Decision::Flood(0));

@@ -70,7 +70,9 @@ impl std::str::FromStr for MacAddr {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split(':').collect();
         if parts.len() != 6 {
-            return Err(format!("MAC address {s:?}: expected 6 hex bytes separated by ':'"));
+            return Err(format!(
+                "MAC address {s:?}: expected 6 hex bytes separated by ':'"
+            ));
         }
         let mut b = [0u8; 6];
         for (i, p) in parts.iter().enumerate() {

@@ -230,7 +230,10 @@ impl MacTable {
         // The time goes first so that a concurrent sweep never sees the new
         // entry with a stale last-seen.
         self.seen[b].0[i].store(now, Relaxed);
-        if bucket[i].compare_exchange(0, want, Relaxed, Relaxed).is_ok() {
+        if bucket[i]
+            .compare_exchange(0, want, Relaxed, Relaxed)
+            .is_ok()
+        {
             self.len.fetch_add(1, Relaxed);
             Some(true)
         } else {

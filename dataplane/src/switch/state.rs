@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::{MacTable, PortId, DEFAULT_MAC_CAPACITY, DEFAULT_MAC_IDLE_MS};
 use super::Tick;
+use super::{MacTable, PortId, DEFAULT_MAC_CAPACITY, DEFAULT_MAC_IDLE_MS};
 
 /// Index of a learning switch in [`ForwardingState::switches`].
 pub type SwitchId = u16;
@@ -166,8 +166,14 @@ impl ForwardingState {
             match ports.as_slice() {
                 [a] => actions[usize::from(*a)] = PortAction::NoPeer { mtu: s.mtu },
                 [a, b] => {
-                    actions[usize::from(*a)] = PortAction::CrossConnect { out: *b, mtu: s.mtu };
-                    actions[usize::from(*b)] = PortAction::CrossConnect { out: *a, mtu: s.mtu };
+                    actions[usize::from(*a)] = PortAction::CrossConnect {
+                        out: *b,
+                        mtu: s.mtu,
+                    };
+                    actions[usize::from(*b)] = PortAction::CrossConnect {
+                        out: *a,
+                        mtu: s.mtu,
+                    };
                 }
                 _ => {
                     let id = switches.len() as SwitchId;
@@ -201,7 +207,11 @@ impl ForwardingState {
     }
 
     /// The previous table sharing the most ports with `ports`, once.
-    fn take_table_for(&self, ports: &[PortId], reused: &mut BTreeSet<usize>) -> Option<Arc<MacTable>> {
+    fn take_table_for(
+        &self,
+        ports: &[PortId],
+        reused: &mut BTreeSet<usize>,
+    ) -> Option<Arc<MacTable>> {
         let (idx, overlap) = self
             .switches
             .iter()
@@ -343,13 +353,23 @@ mod tests {
         t.learn(super::super::MacAddr(0x0200_0000_0001), 1, 0);
         t.learn(super::super::MacAddr(0x0200_0000_0003), 3, 0);
         // Port 3 leaves, port 4 joins, plus an unrelated new switch first.
-        let new = ForwardingState::build(&[spec("b", &[7, 8, 9]), spec("a", &[1, 2, 4])], Some(&old), cfg)
-            .unwrap_or_default();
+        let new = ForwardingState::build(
+            &[spec("b", &[7, 8, 9]), spec("a", &[1, 2, 4])],
+            Some(&old),
+            cfg,
+        )
+        .unwrap_or_default();
         assert_eq!(new.generation(), old.generation() + 1);
         let sw = &new.switches()[1];
         assert!(Arc::ptr_eq(&sw.table, t));
-        assert_eq!(sw.table.lookup(super::super::MacAddr(0x0200_0000_0001)), Some(1));
-        assert_eq!(sw.table.lookup(super::super::MacAddr(0x0200_0000_0003)), None);
+        assert_eq!(
+            sw.table.lookup(super::super::MacAddr(0x0200_0000_0001)),
+            Some(1)
+        );
+        assert_eq!(
+            sw.table.lookup(super::super::MacAddr(0x0200_0000_0003)),
+            None
+        );
         assert!(new.switches()[0].table.is_empty());
     }
 }

@@ -61,9 +61,19 @@ pub fn ring_port(name: &str, pool: &Arc<Mempool>) -> RingPort {
     eal();
     let inject = Ring::new(&format!("{name}-in"), 4096).unwrap_or_else(|e| panic!("{e}"));
     let capture = Ring::new(&format!("{name}-out"), 4096).unwrap_or_else(|e| panic!("{e}"));
-    let port = Port::from_rings(name, &[inject.clone()], &[capture.clone()], pool.clone(), &PortConfig::default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    RingPort { port, inject, capture }
+    let port = Port::from_rings(
+        name,
+        &[inject.clone()],
+        &[capture.clone()],
+        pool.clone(),
+        &PortConfig::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    RingPort {
+        port,
+        inject,
+        capture,
+    }
 }
 
 /// An Ethernet frame of `len` bytes (>= 14) with a payload tag.
@@ -86,7 +96,9 @@ pub const BCAST: [u8; 6] = [0xff; 6];
 
 /// Puts `bytes` into the port as one received frame.
 pub fn inject(pool: &Mempool, ring: &Ring, bytes: &[u8]) {
-    let m = pool.alloc_with(bytes).unwrap_or_else(|| panic!("pool empty"));
+    let m = pool
+        .alloc_with(bytes)
+        .unwrap_or_else(|| panic!("pool empty"));
     if ring.enqueue(m).is_err() {
         panic!("inject ring full");
     }

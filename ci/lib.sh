@@ -1,0 +1,101 @@
+# Shared by the ci/ scripts: build once, unique DPDK prefixes, cleanup of
+# only what this script started.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SFCD=${SFCD:-$ROOT/target/release/sfcd}
+SFCCTL=${SFCCTL:-$ROOT/target/release/sfcctl}
+WORK=$(mktemp -d /tmp/sfc-ci.XXXXXX)
+PIDS=()
+PREFIXES=()
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]:-}"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]:-}"; do
+    [ -n "$p" ] && wait "$p" 2>/dev/null || true
+  done
+  for p in "${PREFIXES[@]:-}"; do
+    [ -n "$p" ] && rm -rf "/var/run/dpdk/$p"
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A DPDK --file-prefix unique to this run, removed at exit.
+prefix() {
+  local p="sfc-$1-$$-${#PREFIXES[@]}"
+  PREFIXES+=("$p")
+  echo "$p"
+}
+
+build_release() {
+  (cd "$ROOT" && cargo build --release --quiet -p sfc-dataplane -p sfc-control)
+}
+
+# EAL memory flags for the mode in $MEM_MODE (default $1, else nohuge):
+# hugepages reserves 1024 2-MiB pages (root) and falls back to nohuge when
+# the kernel cannot give them; nohuge runs anywhere (~25% slower).
+eal_mem() {
+  case "${MEM_MODE:-${1:-nohuge}}" in
+    hugepages)
+      local have
+      have=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+      if [ "$have" -lt 1024 ]; then
+        echo 1024 > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+        have=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+      fi
+      if [ "$have" -ge 512 ]; then
+        echo "--in-memory --no-pci"
+      else
+        echo "hugepages unavailable ($have reserved): using --no-huge" >&2
+        echo "--no-huge -m 1024 --no-pci"
+      fi ;;
+    *) echo "--no-huge -m 1024 --no-pci" ;;
+  esac
+}
+
+# median of numbers on stdin
+median() {
+  sort -g | awk '{a[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}}'
+}
+
+# Writes a DPF chain file wiring port names $1 and $2 as one 2-port switch.
+xconnect_yaml() {
+  cat <<YAML
+apiVersion: svc.dpu.nvidia.com/v1alpha1
+kind: DPUServiceInterface
+metadata: {name: xc-a, namespace: bench}
+spec:
+  template:
+    spec:
+      template:
+        metadata: {labels: {bench-port: a}}
+        spec: {interfaceType: physical, physical: {interfaceName: $1}}
+---
+apiVersion: svc.dpu.nvidia.com/v1alpha1
+kind: DPUServiceInterface
+metadata: {name: xc-b, namespace: bench}
+spec:
+  template:
+    spec:
+      template:
+        metadata: {labels: {bench-port: b}}
+        spec: {interfaceType: physical, physical: {interfaceName: $2}}
+---
+apiVersion: svc.dpu.nvidia.com/v1alpha1
+kind: DPUServiceChain
+metadata: {name: xconnect, namespace: bench}
+spec:
+  template:
+    spec:
+      template:
+        spec:
+          switches:
+          - ports:
+            - serviceInterface: {matchLabels: {bench-port: a}}
+            - serviceInterface: {matchLabels: {bench-port: b}}
+YAML
+}

@@ -1,0 +1,748 @@
+//! sfcctl's client against a tiny in-test server that answers canned
+//! protocol lines: framing (hello first, one line each way, ids), error
+//! mapping and exit codes. Real end-to-end tests against sfcd live
+//! elsewhere.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sfc_control::cli::{self, render};
+use sfc_control::protocol::{decode_request, Request, StatusView, WorkerView, MAX_MESSAGE, OPS};
+
+/// A unique socket path under the temp dir (removed when dropped).
+struct SockPath(PathBuf);
+
+impl SockPath {
+    fn new() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("sfcctl-test-{}-{n}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        SockPath(p)
+    }
+    fn as_str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for SockPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The server side of one connection.
+struct Conn {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Conn {
+    /// One request line, decoded; panics unless it is a well-formed
+    /// request line of this protocol version.
+    fn request(&mut self) -> (Value, Request) {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        assert!(
+            line.ends_with('\n'),
+            "request not newline-terminated: {line:?}"
+        );
+        assert_eq!(
+            line.matches('\n').count(),
+            1,
+            "one request per line: {line:?}"
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["version"], json!(1), "every request carries the version");
+        let (id, req) = decode_request(line.trim_end());
+        (id, req.unwrap())
+    }
+
+    fn send(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    fn ok(&mut self, id: &Value, result: Value) {
+        self.send(&format!(
+            "{}\n",
+            json!({"id": id, "ok": true, "result": result})
+        ));
+    }
+
+    /// Reads hello (asserting it is the first request, id 1) and answers it.
+    fn hello(&mut self) {
+        self.hello_with(json!({"version": 1, "server": "fake-sfcd 0.0.0", "ops": OPS}));
+    }
+
+    fn hello_with(&mut self, result: Value) {
+        let (id, req) = self.request();
+        assert_eq!(req, Request::Hello, "hello comes first");
+        assert_eq!(id, json!(1));
+        self.ok(&id, result);
+    }
+
+    /// Waits until the client hangs up.
+    fn until_eof(&mut self) -> usize {
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut self.reader, &mut rest);
+        rest.len()
+    }
+}
+
+/// Serves one connection with `script` on a fresh socket.
+fn serve<F>(script: F) -> (SockPath, JoinHandle<()>)
+where
+    F: FnOnce(&mut Conn) + Send + 'static,
+{
+    let path = SockPath::new();
+    let listener = UnixListener::bind(&path.0).unwrap();
+    let h = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut c = Conn {
+            reader: BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+        };
+        script(&mut c);
+    });
+    (path, h)
+}
+
+/// Runs sfcctl against `path`; (exit code, stdout, stderr).
+fn sfcctl(path: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut argv = vec!["sfcctl", "--socket", path];
+    argv.extend_from_slice(args);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = cli::run(argv, &mut stdin.as_bytes(), &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+fn status_view() -> StatusView {
+    StatusView {
+        ready: true,
+        node: "dpu1".into(),
+        uptime_ms: 61_000,
+        generation: 3,
+        workers: vec![WorkerView {
+            index: 0,
+            lcore: 1,
+            core: Some(1),
+            last_poll_age_ms: 2,
+            busy_ratio: 0.5,
+        }],
+        ports: [("p0".to_string(), true)].into(),
+    }
+}
+
+#[test]
+fn hello_then_one_request_line_and_an_answer_split_across_writes() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_eq!(req, Request::Status);
+        assert_eq!(id, json!(2), "ids count up per connection");
+        let line = format!(
+            "{}\n",
+            json!({"id": id, "ok": true, "result": status_view()})
+        );
+        let (a, b) = line.split_at(line.len() / 2);
+        c.send(a);
+        thread::sleep(Duration::from_millis(50));
+        c.send(b);
+        assert_eq!(c.until_eof(), 0, "nothing after the request");
+    });
+    let (code, out, err) = sfcctl(path.as_str(), &["status"], "");
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(out, render::status(&status_view()));
+}
+
+#[test]
+fn json_output_is_the_pretty_result_and_a_list_is_filtered_by_namespace() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_eq!(
+            req,
+            Request::List {
+                kind: Some("DPUServiceChain".into())
+            },
+            "kinds are sent as the canonical name"
+        );
+        c.ok(
+            &id,
+            json!([
+                {"kind": "DPUServiceChain", "metadata": {"namespace": "dpf", "name": "a"}},
+                {"kind": "DPUServiceChain", "metadata": {"namespace": "other", "name": "b"}}
+            ]),
+        );
+    });
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &["get", "dpuservicechains", "-n", "dpf", "-o", "json"],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        r#"[
+  {
+    "kind": "DPUServiceChain",
+    "metadata": {
+      "name": "a",
+      "namespace": "dpf"
+    }
+  }
+]
+"#
+    );
+}
+
+#[test]
+fn apply_from_stdin_sends_the_text_as_is_and_prints_kubectl_lines() {
+    const YAML: &str =
+        "apiVersion: svc.dpu.nvidia.com/v1alpha1\nkind: DPUServiceChain\nmetadata:\n  name: x\n";
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_eq!(
+            req,
+            Request::Apply {
+                objects: YAML.into()
+            }
+        );
+        c.ok(
+            &id,
+            json!({"results": [{"kind": "DPUServiceChain", "namespace": "default", "name": "x",
+                                 "action": "configured", "generation": 2}],
+                   "notes": ["document 2: kind DPUService is not the dataplane's: skipped"]}),
+        );
+    });
+    let (code, out, err) = sfcctl(path.as_str(), &["apply", "-f", "-"], YAML);
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "dpuservicechain.svc.dpu.nvidia.com/x configured\nnote: document 2: kind DPUService is not the dataplane's: skipped\n"
+    );
+}
+
+#[test]
+fn an_error_answer_exits_1_with_code_and_message() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert!(
+            matches!(req, Request::Delete(ref a) if a.kind == "ServiceChainSet" && a.namespace == "ns" && a.name == "x")
+        );
+        c.send(&format!(
+            "{}\n",
+            json!({"id": id, "ok": false, "error": {"code": "not-found", "message": "ServiceChainSet ns/x not found"}})
+        ));
+    });
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &["delete", "servicechainset/x", "-n", "ns"],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert_eq!(err, "error [not-found]: ServiceChainSet ns/x not found\n");
+}
+
+#[test]
+fn connection_refused_exits_3_and_asks_whether_sfcd_runs() {
+    let path = SockPath::new();
+    // A socket file with nobody listening: connect is refused.
+    drop(UnixListener::bind(&path.0).unwrap());
+    let (code, out, err) = sfcctl(path.as_str(), &["ports"], "");
+    assert_eq!((code, out.as_str()), (3, ""));
+    assert!(
+        err.starts_with(&format!("cannot reach sfcd at {}: ", path.as_str())),
+        "{err}"
+    );
+    assert!(err.ends_with("(is sfcd running?)\n"), "{err}");
+    assert!(err.contains("refused"), "{err}");
+}
+
+#[test]
+fn a_missing_socket_exits_3() {
+    let path = SockPath::new();
+    let (code, _, err) = sfcctl(path.as_str(), &["status"], "");
+    assert_eq!(code, 3);
+    assert!(err.contains("No such file"), "{err}");
+    assert!(err.ends_with("(is sfcd running?)\n"), "{err}");
+}
+
+#[test]
+fn an_oversize_answer_is_refused_without_reading_it_all() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let _ = c.request();
+        // MAX_MESSAGE + 1 MiB, no newline: the client must give up.
+        let chunk = vec![b'a'; 64 * 1024];
+        let mut sent = 0;
+        while sent < MAX_MESSAGE + (1 << 20) {
+            if c.writer.write_all(&chunk).is_err() {
+                return; // the client hung up, as it should
+            }
+            sent += chunk.len();
+        }
+    });
+    let (code, out, err) = sfcctl(path.as_str(), &["flows"], "");
+    server.join().unwrap();
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        format!("error: sfcd's answer to \"flows\" is over the protocol limit of {MAX_MESSAGE} bytes; refused\n")
+    );
+}
+
+#[test]
+fn an_answer_of_exactly_the_limit_is_accepted() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, _) = c.request();
+        // Pad a describe answer ({"text": ...}) to exactly MAX_MESSAGE bytes.
+        let empty = json!({"id": id, "ok": true, "result": {"text": ""}}).to_string();
+        let text = "x".repeat(MAX_MESSAGE - empty.len());
+        let line = json!({"id": id, "ok": true, "result": {"text": text}}).to_string();
+        assert_eq!(line.len(), MAX_MESSAGE);
+        c.send(&format!("{line}\n"));
+    });
+    let (code, out, err) = sfcctl(path.as_str(), &["describe", "ServiceChain", "c"], "");
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(out.len(), MAX_MESSAGE - 39 + 1, "the text and a newline");
+    assert!(out.starts_with("xxx") && out.ends_with("x\n"));
+}
+
+#[test]
+fn a_server_of_another_version_is_refused_after_hello() {
+    let (path, server) = serve(|c| {
+        c.hello_with(json!({"version": 2, "server": "sfcd 9.0.0", "ops": OPS}));
+        assert_eq!(c.until_eof(), 0, "no request is sent to it");
+    });
+    let (code, out, err) = sfcctl(path.as_str(), &["status"], "");
+    server.join().unwrap();
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        "error: protocol version mismatch: this sfcctl speaks version 1, sfcd 9.0.0 speaks version 2; use the sfcctl that comes with this sfcd\n"
+    );
+}
+
+#[test]
+fn a_server_refusing_our_version_is_reported_as_a_mismatch() {
+    let (path, server) = serve(|c| {
+        let (id, _) = c.request();
+        c.send(&format!(
+            "{}\n",
+            json!({"id": id, "ok": false, "error": {"code": "version",
+                "message": "protocol version 1 is not supported; this sfcd speaks version 2"}})
+        ));
+    });
+    let (code, _, err) = sfcctl(path.as_str(), &["ports"], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "error: protocol version mismatch: this sfcctl speaks version 1, sfcd says: protocol version 1 is not supported; this sfcd speaks version 2; use the sfcctl that comes with this sfcd\n"
+    );
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let (path, server) = serve(|c| {
+        let _ = c.request();
+        c.until_eof();
+    });
+    let start = Instant::now();
+    let (code, _, err) = sfcctl(path.as_str(), &["--timeout", "0.3", "status"], "");
+    server.join().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!(
+            "error: sfcd at {} did not answer \"hello\" within 0.3s\n",
+            path.as_str()
+        )
+    );
+}
+
+#[test]
+fn a_trickling_server_still_times_out() {
+    let (path, server) = serve(|c| {
+        let _ = c.request();
+        // One byte every 50 ms never completes a line: the timeout is for
+        // the whole answer, not for each read.
+        for _ in 0..40 {
+            if c.writer.write_all(b" ").is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let start = Instant::now();
+    let (code, _, err) = sfcctl(path.as_str(), &["--timeout", "0.4", "status"], "");
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("did not answer \"hello\" within 0.4s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_answer_with_another_id_is_refused() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let _ = c.request();
+        c.ok(&json!(99), json!({"generation": 1, "flows": []}));
+    });
+    let (code, _, err) = sfcctl(path.as_str(), &["flows"], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "error: sfcd sent a malformed answer to \"flows\": answer carries id 99 instead of 2\n"
+    );
+}
+
+#[test]
+fn an_error_with_a_null_id_is_the_servers_word() {
+    // sfcd answers id null when it could not read the request (too large,
+    // too many clients): the error itself is what the user must see.
+    let (path, server) = serve(|c| {
+        let _ = c.request();
+        c.send(&format!(
+            "{}\n",
+            json!({"id": null, "ok": false, "error": {"code": "internal", "message": "too many clients (max 64)"}})
+        ));
+    });
+    let (code, _, err) = sfcctl(path.as_str(), &["status"], "");
+    server.join().unwrap();
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "error [internal]: too many clients (max 64)\n")
+    );
+}
+
+#[test]
+fn describe_prints_the_servers_text() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        let Request::Describe(a) = req else {
+            panic!("not describe: {req:?}")
+        };
+        assert_eq!(
+            (a.kind.as_str(), a.namespace.as_str(), a.name.as_str()),
+            ("DPUServiceChain", "dpf", "hbn")
+        );
+        c.ok(
+            &id,
+            json!({"text": "NAME  READY\nDPUServiceChain/hbn  True"}),
+        );
+    });
+    let (code, out, _) = sfcctl(
+        path.as_str(),
+        &[
+            "describe",
+            "dpuservicechain.svc.dpu.nvidia.com/hbn",
+            "-n",
+            "dpf",
+        ],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "NAME  READY\nDPUServiceChain/hbn  True\n")
+    );
+}
+
+#[test]
+fn an_answer_that_is_not_json_is_refused() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let _ = c.request();
+        c.send("hello there\n");
+    });
+    let (code, _, err) = sfcctl(path.as_str(), &["flows"], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: sfcd sent a malformed answer to \"flows\": "),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_hang_up_before_the_answer_is_reported() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let _ = c.request();
+    });
+    let (code, _, err) = sfcctl(path.as_str(), &["ports", "detach", "p1"], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!(
+            "error: sfcd at {} closed the connection without answering \"detach\"\n",
+            path.as_str()
+        )
+    );
+}
+
+#[test]
+fn an_op_the_server_does_not_list_is_not_sent() {
+    let (path, server) = serve(|c| {
+        c.hello_with(json!({"version": 1, "server": "old-sfcd", "ops": ["hello", "status"]}));
+        assert_eq!(c.until_eof(), 0);
+    });
+    let (code, _, err) = sfcctl(path.as_str(), &["flows"], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "error: old-sfcd does not support \"flows\" (it supports: hello, status)\n"
+    );
+}
+
+#[test]
+fn labels_and_ports_requests_carry_their_arguments() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_eq!(
+            req,
+            Request::SetNodeLabels {
+                labels: [
+                    ("bfb".to_string(), "dk".to_string()),
+                    ("feature.node.kubernetes.io/dpu".to_string(), String::new())
+                ]
+                .into()
+            }
+        );
+        // sfcd answers with the labels the node now has.
+        c.ok(
+            &id,
+            json!({"labels": {"bfb": "dk", "feature.node.kubernetes.io/dpu": ""}}),
+        );
+    });
+    let (code, out, _) = sfcctl(
+        path.as_str(),
+        &["label", "node", "bfb=dk", "feature.node.kubernetes.io/dpu="],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "node labels set: bfb=dk,feature.node.kubernetes.io/dpu=\n"
+    );
+
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_eq!(
+            req,
+            Request::Attach {
+                name: "pf0vf3".into(),
+                devargs: "net_null0".into()
+            }
+        );
+        c.ok(&id, Value::Null);
+    });
+    let (code, out, _) = sfcctl(
+        path.as_str(),
+        &["ports", "attach", "pf0vf3", "net_null0"],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!((code, out.as_str()), (0, "port pf0vf3 attached\n"));
+
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        let Request::Flows(f) = req else {
+            panic!("not flows: {req:?}")
+        };
+        assert_eq!(
+            f.chain.as_deref(),
+            Some("default/c"),
+            "a bare chain name is in default"
+        );
+        assert_eq!(f.switch, Some(1));
+        assert_eq!(f.port.as_deref(), Some("p0"));
+        c.ok(&id, json!({"generation": 4, "flows": []}));
+    });
+    let (code, out, _) = sfcctl(
+        path.as_str(),
+        &["flows", "--chain", "c", "--switch", "1", "--port", "p0"],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!((code, out.as_str()), (0, "generation=4 flows=0\n"));
+}
+
+#[test]
+fn local_argument_errors_exit_2_before_connecting() {
+    // The socket does not exist: exit 2, not 3, shows nothing was tried.
+    let path = SockPath::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["label", "node", "bfb"],
+            "error: label \"bfb\" is not KEY=VALUE",
+        ),
+        (
+            &["label", "node", "bad-=x"],
+            "error: label \"bad-=x\": label key \"bad-\"",
+        ),
+        (
+            &["label", "node", "a=1", "a=2"],
+            "error: label key \"a\" is given twice",
+        ),
+        (&["get", "widgets"], "error: unknown kind \"widgets\""),
+        (
+            &["describe", "DPUServiceChain"],
+            "error: which DPUServiceChain? give its NAME",
+        ),
+        (
+            &["flows", "--chain", "a/b/c"],
+            "error: --chain \"a/b/c\" is not NAMESPACE/NAME",
+        ),
+        (&["get", "all", "x"], "error: `get all` lists every kind"),
+        (&["apply", "-f", "/nonexistent/objects.yaml"], ""),
+        (
+            &["status", "--timeout", "0"],
+            "the timeout must be more than 0",
+        ),
+        (&["stauts"], "unrecognized subcommand"),
+        (&["label"], "required"),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = sfcctl(path.as_str(), args, "");
+        if args[0] == "apply" {
+            // An unreadable file is an error of the command, not of usage.
+            assert_eq!(code, 1, "{args:?}: {err}");
+            assert!(
+                err.starts_with("error: reading /nonexistent/objects.yaml: "),
+                "{err}"
+            );
+            continue;
+        }
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(out, "", "{args:?}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let (code, _, err) = sfcctl(path.as_str(), &["apply", "-f", "-"], "  \n");
+    assert_eq!(code, 1);
+    assert_eq!(err, "error: stdin: no objects (the input is empty)\n");
+}
+
+#[test]
+fn a_request_over_the_limit_is_not_sent() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        assert_eq!(c.until_eof(), 0);
+    });
+    let big = format!("# {}\n", "x".repeat(MAX_MESSAGE));
+    let (code, _, err) = sfcctl(path.as_str(), &["apply", "-f", "-"], &big);
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: the \"apply\" request is ")
+            && err.ends_with(&format!(
+                "bytes, over the protocol limit of {MAX_MESSAGE} bytes\n"
+            )),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_binary_reads_sfcd_socket_from_the_environment_and_exits_3() {
+    let path = SockPath::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_sfcctl"))
+        .arg("status")
+        .env("SFCD_SOCKET", &path.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(&format!("cannot reach sfcd at {}: ", path.as_str())),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_binary_exits_2_on_usage_and_0_on_help() {
+    let bin = env!("CARGO_BIN_EXE_sfcctl");
+    let bad = Command::new(bin).arg("--bogus").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let help = Command::new(bin).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8(help.stdout).unwrap();
+    for cmd in [
+        "apply",
+        "delete",
+        "get",
+        "describe",
+        "label",
+        "ports",
+        "flows",
+        "status",
+        "completions",
+    ] {
+        assert!(
+            text.contains(&format!("  {cmd} ")),
+            "{cmd} missing from help:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_sfcctl()"),
+        ("zsh", "#compdef sfcctl"),
+        ("fish", "complete -c sfcctl"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sfcctl"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(marker),
+            "{shell}: {}",
+            &text[..text.len().min(200)]
+        );
+        assert!(
+            text.contains("describe"),
+            "{shell}: subcommands are completed"
+        );
+    }
+}

@@ -1,0 +1,583 @@
+//! sfcctl's rendering, snapshot style: fixed protocol values in, the exact
+//! text (tables, flow lines, JSON) out.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use sfc_control::cli::render;
+use sfc_control::conditions::{Condition, ConditionStatus, Reason};
+use sfc_control::protocol::{FlowTable, FlowView, Hello, PortView, StatusView, WorkerView};
+use sfc_control::store::{ApplyAction, ApplyReport, ApplyResult, ObjectView, ViewMeta, ViewStatus};
+use sfc_control::{Kind, ObjectRef};
+
+fn port(name: &str, id: u16, up: bool, switch: Option<&str>, drops: &[(&str, u64)]) -> PortView {
+    PortView {
+        name: name.into(),
+        id,
+        devargs: format!("net_ring_{name}"),
+        driver: "net_ring".into(),
+        link_up: up,
+        speed_mbps: if up { 100_000 } else { 0 },
+        switch: switch.map(str::to_string),
+        offload: "software".into(),
+        rx_packets: 1_000 * u64::from(id + 1),
+        rx_bytes: 64_000 * u64::from(id + 1),
+        tx_packets: 990 * u64::from(id + 1),
+        tx_bytes: 63_360 * u64::from(id + 1),
+        drops: drops.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+    }
+}
+
+fn ports() -> Vec<PortView> {
+    vec![
+        port(
+            "p0",
+            0,
+            true,
+            Some("dpf/hbn-dpu1 switch 0"),
+            &[("no-peer", 3), ("tx-full", 7)],
+        ),
+        port("pf0vf10", 11, false, None, &[("runt", 0)]),
+    ]
+}
+
+fn flow(
+    chain: &str,
+    switch: usize,
+    kind: &str,
+    in_port: &str,
+    m: &str,
+    action: &str,
+    pk: u64,
+) -> FlowView {
+    FlowView {
+        chain: chain.into(),
+        switch,
+        kind: kind.into(),
+        in_port: in_port.into(),
+        matches: m.into(),
+        action: action.into(),
+        packets: pk,
+        bytes: pk * 64,
+        idle_age_ms: None,
+        offload: "offloaded".into(),
+    }
+}
+
+fn flow_table() -> FlowTable {
+    let p0 = "in_port=p0";
+    let learned_match = "in_port=pf0hpf,dl_dst=02:00:00:00:00:0a";
+    FlowTable {
+        generation: 7,
+        flows: vec![
+            flow(
+                "dpf/hbn-dpu1",
+                0,
+                "cross-connect",
+                "p0",
+                p0,
+                "output:p0_if",
+                10,
+            ),
+            flow(
+                "dpf/hbn-dpu1",
+                0,
+                "cross-connect",
+                "p0_if",
+                "in_port=p0_if",
+                "output:p0",
+                1234,
+            ),
+            FlowView {
+                idle_age_ms: Some(1234),
+                offload: "software".into(),
+                ..flow(
+                    "dpf/ovn-dpu1",
+                    1,
+                    "learned",
+                    "pf0hpf",
+                    learned_match,
+                    "output:ovn",
+                    5,
+                )
+            },
+            FlowView {
+                offload: "failed".into(),
+                ..flow("dpf/ovn-dpu1", 1, "flood", "pf0hpf", "", "flood:ovn,p1", 2)
+            },
+        ],
+    }
+}
+
+fn status_view() -> StatusView {
+    StatusView {
+        ready: true,
+        node: "dpu1".into(),
+        uptime_ms: 3_723_000,
+        generation: 7,
+        workers: vec![
+            WorkerView {
+                index: 0,
+                lcore: 1,
+                core: Some(1),
+                last_poll_age_ms: 0,
+                busy_ratio: 0.125,
+            },
+            WorkerView {
+                index: 1,
+                lcore: 2,
+                core: None,
+                last_poll_age_ms: 1500,
+                busy_ratio: 1.0,
+            },
+        ],
+        ports: BTreeMap::from([("p0".into(), true), ("pf0vf10".into(), false)]),
+    }
+}
+
+fn report() -> ApplyReport {
+    let r = |kind, name: &str, action, generation| ApplyResult {
+        kind,
+        namespace: "dpf".into(),
+        name: name.into(),
+        action,
+        generation,
+        converted_from: None,
+    };
+    let mut from_deployment = r(Kind::DPUServiceChain, "dep-chain", ApplyAction::Created, 1);
+    from_deployment.converted_from = Some(ObjectRef {
+        kind: "DPUDeployment".into(),
+        namespace: "dpf".into(),
+        name: "dep".into(),
+    });
+    ApplyReport {
+        results: vec![
+            r(Kind::DPUServiceChain, "hbn", ApplyAction::Created, 1),
+            r(Kind::DPUServiceInterface, "p0", ApplyAction::Configured, 2),
+            r(Kind::ServiceInterface, "pf0hpf", ApplyAction::Unchanged, 1),
+            from_deployment,
+        ],
+        notes: vec!["document 5: kind DPUService is not the dataplane's: skipped".into()],
+    }
+}
+
+/// 2024-05-01T12:00:00Z
+const T0: i64 = 1_714_564_800;
+
+fn cond(type_: &str, ok: bool, reason: Reason, message: &str, time: &str) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: if ok {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        },
+        reason,
+        message: message.into(),
+        last_transition_time: time.into(),
+        observed_generation: 1,
+    }
+}
+
+fn view(
+    kind: Kind,
+    ns: &str,
+    name: &str,
+    generation: i64,
+    conditions: Vec<Condition>,
+) -> ObjectView {
+    ObjectView {
+        api_version: "svc.dpu.nvidia.com/v1alpha1".into(),
+        kind,
+        metadata: ViewMeta {
+            name: name.into(),
+            namespace: ns.into(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            generation,
+            owner: None,
+            converted_from: None,
+        },
+        spec: json!({}),
+        status: ViewStatus {
+            conditions,
+            observed_generation: generation,
+            ..ViewStatus::default()
+        },
+    }
+}
+
+fn views() -> Vec<ObjectView> {
+    let mut hbn = view(
+        Kind::DPUServiceChain,
+        "dpf",
+        "hbn",
+        2,
+        vec![
+            cond(
+                "Ready",
+                false,
+                Reason::Pending,
+                "The following conditions are not ready:\n* ServiceChainSetReady",
+                "2024-05-01T11:59:15Z",
+            ),
+            cond(
+                "ServiceChainSetReconciled",
+                true,
+                Reason::Success,
+                "",
+                "2024-05-01T11:00:00Z",
+            ),
+            cond(
+                "ServiceChainSetReady",
+                false,
+                Reason::Pending,
+                "ServiceChain dpf/hbn-dpu1 is not ready: Error occurred: port p9 not found\nmore",
+                "2024-05-01T11:59:15Z",
+            ),
+        ],
+    );
+    hbn.status.on_node = Some("dpf/hbn-dpu1".into());
+    let mut other = view(
+        Kind::DPUServiceChain,
+        "tenant-a",
+        "elsewhere",
+        1,
+        vec![cond(
+            "Ready",
+            true,
+            Reason::Success,
+            "",
+            "2024-04-28T12:00:00Z",
+        )],
+    );
+    other.status.not_on_node = Some("nodeSelector does not match node dpu1".into());
+    let mut per_node = view(Kind::ServiceChain, "dpf", "hbn-dpu1", 2, vec![]);
+    per_node.metadata.owner = Some(ObjectRef {
+        kind: "DPUServiceChain".into(),
+        namespace: "dpf".into(),
+        name: "hbn".into(),
+    });
+    vec![hbn, other, per_node]
+}
+
+#[test]
+fn apply_prints_one_kubectl_line_per_object_then_the_notes() {
+    assert_eq!(
+        render::apply_report(&report()),
+        "\
+dpuservicechain.svc.dpu.nvidia.com/hbn created
+dpuserviceinterface.svc.dpu.nvidia.com/p0 configured
+serviceinterface.svc.dpu.nvidia.com/pf0hpf unchanged
+dpuservicechain.svc.dpu.nvidia.com/dep-chain created (from DPUDeployment dpf/dep)
+note: document 5: kind DPUService is not the dataplane's: skipped
+"
+    );
+    assert_eq!(
+        render::apply_report(&ApplyReport::default()),
+        "nothing to apply: no objects in the input\n"
+    );
+}
+
+#[test]
+fn apply_json_is_the_report_as_the_server_sends_it() {
+    let mut r = report();
+    r.results.truncate(1);
+    r.notes.clear();
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        render::json(&v),
+        r#"{
+  "notes": [],
+  "results": [
+    {
+      "action": "created",
+      "generation": 1,
+      "kind": "DPUServiceChain",
+      "name": "hbn",
+      "namespace": "dpf"
+    }
+  ]
+}
+"#
+    );
+}
+
+#[test]
+fn get_table_shows_ready_reason_generation_and_since() {
+    assert_eq!(
+        render::objects(&views(), T0, false, false),
+        "\
+NAMESPACE   NAME        READY   REASON    GENERATION   SINCE
+dpf         hbn         False   Pending            2     45s
+tenant-a    elsewhere   True    Success            1      3d
+dpf         hbn-dpu1    -       -                  2       -
+"
+    );
+}
+
+#[test]
+fn get_wide_of_all_kinds_adds_kind_node_object_and_the_failing_message() {
+    assert_eq!(
+        render::objects(&views(), T0, true, true),
+        "\
+KIND              NAMESPACE   NAME        READY   REASON    GENERATION   SINCE   ON-NODE        MESSAGE
+DPUServiceChain   dpf         hbn         False   Pending            2     45s   dpf/hbn-dpu1   ServiceChain dpf/hbn-dpu1 is not ready: Error occurred: port p9 not found
+DPUServiceChain   tenant-a    elsewhere   True    Success            1      3d   -              nodeSelector does not match node dpu1
+ServiceChain      dpf         hbn-dpu1    -       -                  2       -   dpf/hbn-dpu1
+"
+    );
+    assert_eq!(
+        render::objects(&[], T0, false, false),
+        "No resources found.\n"
+    );
+}
+
+#[test]
+fn ports_table_sums_drops() {
+    assert_eq!(
+        render::ports(&ports(), false),
+        "\
+NAME      ID   DRIVER     LINK   SWITCH                  OFFLOAD    RX-PKTS   TX-PKTS   DROPS
+p0         0   net_ring   up     dpf/hbn-dpu1 switch 0   software      1000       990      10
+pf0vf10   11   net_ring   down   -                       software     12000     11880       0
+"
+    );
+    assert_eq!(render::ports(&[], false), "No ports.\n");
+}
+
+#[test]
+fn ports_wide_adds_speed_bytes_drop_reasons_and_devargs() {
+    assert_eq!(
+        render::ports(&ports(), true),
+        "\
+NAME      ID   DRIVER     LINK   SPEED   SWITCH                  OFFLOAD    RX-PKTS   TX-PKTS   RX-BYTES   TX-BYTES   DROPS   DROP-REASONS          DEVARGS
+p0         0   net_ring   up      100G   dpf/hbn-dpu1 switch 0   software      1000       990      64000      63360      10   no-peer=3,tx-full=7   net_ring_p0
+pf0vf10   11   net_ring   down       -   -                       software     12000     11880     768000     760320       0   -                     net_ring_pf0vf10
+"
+    );
+}
+
+#[test]
+fn ports_json_is_the_raw_port_list() {
+    let mut p = ports();
+    p.truncate(1);
+    assert_eq!(
+        render::json(&serde_json::to_value(&p).unwrap()),
+        r#"[
+  {
+    "devargs": "net_ring_p0",
+    "driver": "net_ring",
+    "drops": {
+      "no-peer": 3,
+      "tx-full": 7
+    },
+    "id": 0,
+    "link_up": true,
+    "name": "p0",
+    "offload": "software",
+    "rx_bytes": 64000,
+    "rx_packets": 1000,
+    "speed_mbps": 100000,
+    "switch": "dpf/hbn-dpu1 switch 0",
+    "tx_bytes": 63360,
+    "tx_packets": 990
+  }
+]
+"#
+    );
+}
+
+#[test]
+fn flows_are_aligned_key_value_lines_like_dump_flows() {
+    assert_eq!(
+        render::flows(&flow_table()),
+        "\
+generation=7 flows=4
+ chain=dpf/hbn-dpu1 switch=0 kind=cross-connect in_port=p0                              actions=output:p0_if n_packets=10   n_bytes=640                 offload=offloaded
+ chain=dpf/hbn-dpu1 switch=0 kind=cross-connect in_port=p0_if                           actions=output:p0    n_packets=1234 n_bytes=78976               offload=offloaded
+ chain=dpf/ovn-dpu1 switch=1 kind=learned       in_port=pf0hpf,dl_dst=02:00:00:00:00:0a actions=output:ovn   n_packets=5    n_bytes=320   idle_age=1.2s offload=software
+ chain=dpf/ovn-dpu1 switch=1 kind=flood         in_port=pf0hpf                          actions=flood:ovn,p1 n_packets=2    n_bytes=128                 offload=failed
+"
+    );
+}
+
+#[test]
+fn flows_without_idle_ages_have_no_gap_for_them() {
+    let mut t = flow_table();
+    t.flows.truncate(1);
+    assert_eq!(
+        render::flows(&t),
+        "generation=7 flows=1\n chain=dpf/hbn-dpu1 switch=0 kind=cross-connect in_port=p0 actions=output:p0_if n_packets=10 n_bytes=640 offload=offloaded\n"
+    );
+    let no_switch = FlowTable {
+        generation: 1,
+        flows: vec![FlowView {
+            offload: "software".into(),
+            ..flow("", 0, "drop", "p9", "in_port=p9", "drop (no switch)", 3)
+        }],
+    };
+    assert_eq!(
+        render::flows(&no_switch),
+        "generation=1 flows=1\n chain=- switch=0 kind=drop in_port=p9 actions=drop (no switch) n_packets=3 n_bytes=192 offload=software\n"
+    );
+    assert_eq!(
+        render::flows(&FlowTable::default()),
+        "generation=0 flows=0\n"
+    );
+}
+
+#[test]
+fn flows_json_renames_matches_to_match() {
+    let mut t = flow_table();
+    t.flows.truncate(1);
+    assert_eq!(
+        render::json(&serde_json::to_value(&t).unwrap()),
+        r#"{
+  "flows": [
+    {
+      "action": "output:p0_if",
+      "bytes": 640,
+      "chain": "dpf/hbn-dpu1",
+      "idle_age_ms": null,
+      "in_port": "p0",
+      "kind": "cross-connect",
+      "match": "in_port=p0",
+      "offload": "offloaded",
+      "packets": 10,
+      "switch": 0
+    }
+  ],
+  "generation": 7
+}
+"#
+    );
+}
+
+#[test]
+fn status_shows_readiness_workers_and_links() {
+    assert_eq!(
+        render::status(&status_view()),
+        "\
+ready:      yes
+node:       dpu1
+uptime:     1h02m03s
+generation: 7
+
+WORKER   LCORE   CORE   LAST-POLL     BUSY
+     0       1      1         0ms    12.5%
+     1       2      -        1.5s   100.0%
+
+PORT      LINK
+p0        up
+pf0vf10   down
+"
+    );
+}
+
+#[test]
+fn status_without_workers_or_ports_says_so() {
+    let mut s = status_view();
+    s.ready = false;
+    s.workers.clear();
+    s.ports.clear();
+    assert_eq!(
+        render::status(&s),
+        "ready:      no\nnode:       dpu1\nuptime:     1h02m03s\ngeneration: 7\n\nNo workers.\n\nNo ports.\n"
+    );
+}
+
+#[test]
+fn status_json_is_the_raw_status() {
+    assert_eq!(
+        render::json(&serde_json::to_value(status_view()).unwrap()),
+        r#"{
+  "generation": 7,
+  "node": "dpu1",
+  "ports": {
+    "p0": true,
+    "pf0vf10": false
+  },
+  "ready": true,
+  "uptime_ms": 3723000,
+  "workers": [
+    {
+      "busy_ratio": 0.125,
+      "core": 1,
+      "index": 0,
+      "last_poll_age_ms": 0,
+      "lcore": 1
+    },
+    {
+      "busy_ratio": 1.0,
+      "core": null,
+      "index": 1,
+      "last_poll_age_ms": 1500,
+      "lcore": 2
+    }
+  ]
+}
+"#
+    );
+}
+
+#[test]
+fn durations_speeds_and_ratios() {
+    let d: Vec<String> = [
+        0, 999, 1000, 1250, 59_999, 60_000, 187_000, 3_600_000, 86_400_000, 90_061_000,
+    ]
+    .into_iter()
+    .map(render::duration_ms)
+    .collect();
+    assert_eq!(
+        d,
+        ["0ms", "999ms", "1.0s", "1.2s", "59.9s", "1m00s", "3m07s", "1h00m00s", "1d00h", "1d01h"]
+    );
+    let s: Vec<String> = [0, 10, 1000, 2500, 25_000, 100_000]
+        .into_iter()
+        .map(render::speed)
+        .collect();
+    assert_eq!(s, ["-", "10M", "1G", "2.5G", "25G", "100G"]);
+    assert_eq!(render::ratio(0.0), "0.0%");
+    assert_eq!(render::ratio(f64::NAN), "-");
+}
+
+#[test]
+fn one_line_answers() {
+    assert_eq!(
+        render::deleted(Kind::ServiceChainSet, "x"),
+        "servicechainset.svc.dpu.nvidia.com/x deleted\n"
+    );
+    assert_eq!(render::detached("p1"), "port p1 detached\n");
+    assert_eq!(render::attached("p1", None), "port p1 attached\n");
+    assert_eq!(render::attached("p1", Some(4)), "port p1 attached (id 4)\n");
+    let labels = BTreeMap::from([
+        ("bfb".to_string(), "dk".to_string()),
+        ("zone".to_string(), String::new()),
+    ]);
+    assert_eq!(
+        render::labels_set(&labels),
+        "node labels set: bfb=dk,zone=\n"
+    );
+    let hello = Hello {
+        version: 1,
+        server: "sfcd 0.1.0".into(),
+        ops: vec!["hello".into(), "status".into()],
+    };
+    assert_eq!(
+        render::version("0.1.0", &hello),
+        "client:   sfcctl 0.1.0 (protocol 1)\nserver:   sfcd 0.1.0 (protocol 1)\nops:      hello, status\n"
+    );
+}
+
+#[test]
+fn table_aligns_by_characters_not_bytes() {
+    use render::Align::{Left, Right};
+    assert_eq!(
+        render::table(
+            &[("A", Left), ("N", Right)],
+            &[vec!["é".into(), "1".into()], vec!["ab".into(), "22".into()]]
+        ),
+        "A     N\né     1\nab   22\n"
+    );
+}
