@@ -9,6 +9,16 @@ use clap::Parser;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sfcd", version, about)]
 pub struct Args {
+    /// A YAML config file (see docs/running.md); flags given on the command
+    /// line win over its values. Unknown keys are rejected.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Mode of the control socket, octal (0600: root only; 0660 with
+    /// --socket-group for a group).
+    #[arg(long, default_value = "0600", value_parser = parse_mode)]
+    pub socket_mode: u32,
+
     /// A port, as NAME=DEVARGS (e.g. p0=net_null0,size=64 or
     /// pf0hpf=0000:03:00.0,representor=pf0). Repeatable. NAME is what DPF
     /// interfaces resolve to (p0, pf0hpf, pf0vf3, a service's interfaceName,
@@ -75,6 +85,149 @@ pub struct Args {
     /// Log filter (tracing EnvFilter syntax), e.g. "info" or "sfc_dataplane=debug".
     #[arg(long, default_value = "info")]
     pub log: String,
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    let m = u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .map_err(|_| format!("{s:?} is not an octal mode like 0600"))?;
+    if m > 0o777 {
+        return Err(format!("{s:?}: mode beyond 0777"));
+    }
+    Ok(m)
+}
+
+/// The config file: the same settings as the flags, in YAML.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileConfig {
+    #[serde(default)]
+    pub node: Option<FileNode>,
+    /// name -> devargs
+    #[serde(default)]
+    pub ports: BTreeMap<String, String>,
+    #[serde(default)]
+    pub worker_cores: Option<Vec<usize>>,
+    /// Extra EAL arguments.
+    #[serde(default)]
+    pub eal: Option<Vec<String>>,
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+    /// Octal, as a string ("0600").
+    #[serde(default)]
+    pub socket_mode: Option<String>,
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub apply: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    pub mac_idle_ms: Option<u32>,
+    #[serde(default)]
+    pub mac_capacity: Option<usize>,
+    #[serde(default)]
+    pub mbufs: Option<u32>,
+    #[serde(default)]
+    pub queue_size: Option<u16>,
+    #[serde(default)]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileNode {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl FileConfig {
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
+        serde_yaml::from_str(&text).map_err(|e| format!("config {}: {e}", path.display()))
+    }
+}
+
+impl Args {
+    /// Flags from the command line, completed by the config file where a
+    /// flag was not given.
+    pub fn from_command_line() -> Result<Args, String> {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Args::command().get_matches();
+        let mut args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        if let Some(path) = args.config.clone() {
+            let file = FileConfig::load(&path)?;
+            let given =
+                |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+            args.merge(file, &given)?;
+        }
+        Ok(args)
+    }
+
+    /// Takes each setting from `file` unless `given(flag id)`.
+    pub fn merge(&mut self, file: FileConfig, given: &dyn Fn(&str) -> bool) -> Result<(), String> {
+        // Ports and labels add up; a flag wins for the same name.
+        let flag_ports: Vec<String> = self
+            .ports
+            .iter()
+            .filter_map(|p| p.split_once('=').map(|(n, _)| n.to_owned()))
+            .collect();
+        let mut ports: Vec<String> = file
+            .ports
+            .iter()
+            .filter(|(n, _)| !flag_ports.contains(n))
+            .map(|(n, d)| format!("{n}={d}"))
+            .collect();
+        ports.append(&mut self.ports);
+        self.ports = ports;
+        if let Some(node) = file.node {
+            if !given("node_name") && node.name.is_some() {
+                self.node_name = node.name;
+            }
+            let flag_labels: Vec<String> = self
+                .node_labels
+                .iter()
+                .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_owned()))
+                .collect();
+            let mut labels: Vec<String> = node
+                .labels
+                .iter()
+                .filter(|(k, _)| !flag_labels.contains(k))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            labels.append(&mut self.node_labels);
+            self.node_labels = labels;
+        }
+        macro_rules! take {
+            ($field:ident, $id:literal) => {
+                if let Some(v) = file.$field {
+                    if !given($id) {
+                        self.$field = v;
+                    }
+                }
+            };
+        }
+        take!(worker_cores, "worker_cores");
+        take!(socket, "socket");
+        take!(state_dir, "state_dir");
+        take!(apply, "apply");
+        take!(mac_idle_ms, "mac_idle_ms");
+        take!(mac_capacity, "mac_capacity");
+        take!(mbufs, "mbufs");
+        take!(queue_size, "queue_size");
+        take!(log, "log");
+        if let Some(e) = file.eal {
+            if !given("eal") {
+                self.eal = e.join(" ");
+            }
+        }
+        if let Some(m) = file.socket_mode {
+            if !given("socket_mode") {
+                self.socket_mode = parse_mode(&m).map_err(|e| format!("config socketMode: {e}"))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A `NAME=VALUE` pair, with an error naming the flag.
@@ -187,6 +340,46 @@ mod tests {
         let e = a.eal_args(0);
         assert_eq!(Args::file_prefix(&e), Some("x".into()));
         assert_eq!(e.iter().filter(|x| *x == "-l").count(), 1);
+    }
+
+    #[test]
+    fn the_config_file_fills_what_flags_do_not_give() {
+        let file: FileConfig = serde_yaml::from_str(
+            "node: {name: dpu1, labels: {bfb: dk, zone: a}}\nports: {p0: net_null0, p1: net_null1}\nsocket: /tmp/x.sock\nsocketMode: \"0660\"\nmacIdleMs: 5000\neal: [--no-huge, -m, '512']\n",
+        )
+        .unwrap_or_default();
+        let mut a = args(&[
+            "--port",
+            "p1=net_tap0",
+            "--node-label",
+            "zone=b",
+            "--mac-idle-ms",
+            "7000",
+        ]);
+        let given = |id: &str| ["ports", "node_labels", "mac_idle_ms"].contains(&id);
+        assert_eq!(a.merge(file, &given), Ok(()));
+        assert_eq!(a.port_list().map(|p| p.len()), Ok(2));
+        assert!(a.ports.contains(&"p1=net_tap0".to_owned()));
+        assert_eq!(
+            a.labels().ok().and_then(|l| l.get("zone").cloned()),
+            Some("b".into())
+        );
+        assert_eq!(a.node_name.as_deref(), Some("dpu1"));
+        assert_eq!(a.mac_idle_ms, 7000);
+        assert_eq!(a.socket, PathBuf::from("/tmp/x.sock"));
+        assert_eq!(a.socket_mode, 0o660);
+        assert_eq!(a.eal, "--no-huge -m 512");
+    }
+
+    #[test]
+    fn unknown_config_keys_are_rejected_by_name() {
+        let e = serde_yaml::from_str::<FileConfig>("sockett: /x\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("sockett"), "{e}");
+        assert!(parse_mode("0999").is_err());
+        assert_eq!(parse_mode("0640"), Ok(0o640));
     }
 
     #[test]

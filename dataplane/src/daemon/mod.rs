@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use sfc_control::{NodeInfo, Store};
 
 pub use config::Args;
@@ -26,7 +25,13 @@ use crate::switch::StateConfig;
 
 /// Runs sfcd; the process exit code.
 pub fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args = match Args::from_command_line() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sfcd: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -177,7 +182,7 @@ fn run_with_eal(
     daemon.persist()?;
     let daemon = Arc::new(Mutex::new(daemon));
 
-    let listener = server::bind(&args.socket)?;
+    let listener = server::bind(&args.socket, args.socket_mode)?;
     {
         let (d, path) = (Arc::downgrade(&daemon), args.socket.clone());
         std::thread::Builder::new()

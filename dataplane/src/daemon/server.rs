@@ -22,8 +22,8 @@ pub const MAX_CLIENTS: usize = 64;
 /// A client that sends nothing for this long is disconnected.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Binds the socket (removing a stale file), mode 0600.
-pub fn bind(path: &Path) -> Result<UnixListener, String> {
+/// Binds the socket (removing a stale file) with `mode` (0600 by default).
+pub fn bind(path: &Path, mode: u32) -> Result<UnixListener, String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("socket directory {}: {e}", dir.display()))?;
@@ -40,7 +40,7 @@ pub fn bind(path: &Path) -> Result<UnixListener, String> {
             .map_err(|e| format!("socket {}: remove stale file: {e}", path.display()))?;
     }
     let l = UnixListener::bind(path).map_err(|e| format!("socket {}: {e}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("socket {}: chmod: {e}", path.display()))?;
     Ok(l)
 }

@@ -4,6 +4,8 @@
 //! engine and read exactly what it sent.
 #![allow(dead_code)]
 
+pub mod sfcd;
+
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
