@@ -76,6 +76,26 @@ impl Conn {
         ));
     }
 
+    /// An error answer.
+    fn error(&mut self, id: &Value, code: &str, message: &str) {
+        self.send(&format!(
+            "{}\n",
+            json!({"id": id, "ok": false, "error": {"code": code, "message": message}})
+        ));
+    }
+
+    /// The next request, or None when the client hung up.
+    fn next_request(&mut self) -> Option<(Value, Request)> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                let (id, req) = decode_request(line.trim_end());
+                Some((id, req.unwrap()))
+            }
+        }
+    }
+
     /// Reads hello (asserting it is the first request, id 1) and answers it.
     fn hello(&mut self) {
         self.hello_with(json!({"version": 1, "server": "fake-sfcd 0.0.0", "ops": OPS}));
@@ -710,6 +730,8 @@ fn the_binary_exits_2_on_usage_and_0_on_help() {
         "get",
         "describe",
         "label",
+        "label-node",
+        "wait",
         "ports",
         "flows",
         "status",
@@ -744,5 +766,591 @@ fn completions_are_printed_for_each_shell() {
             text.contains("describe"),
             "{shell}: subcommands are completed"
         );
+    }
+}
+
+/// A DPUServiceChain as sfcd's `get` answers it, with a Ready condition.
+fn chain_view(ready: &str, reason: &str, message: &str) -> Value {
+    json!({
+        "apiVersion": "svc.dpu.nvidia.com/v1alpha1",
+        "kind": "DPUServiceChain",
+        "metadata": {"name": "hbn", "namespace": "dpf", "labels": {}, "annotations": {}, "generation": 1},
+        "spec": {},
+        "status": {"observedGeneration": 1, "conditions": [
+            {"type": "Ready", "status": ready, "reason": reason, "message": message,
+             "lastTransitionTime": "2024-01-01T00:00:00Z", "observedGeneration": 1}
+        ]}
+    })
+}
+
+fn assert_get_hbn(req: &Request) {
+    let Request::Get(a) = req else {
+        panic!("not get: {req:?}")
+    };
+    assert_eq!(
+        (a.kind.as_str(), a.namespace.as_str(), a.name.as_str()),
+        ("DPUServiceChain", "dpf", "hbn")
+    );
+}
+
+#[test]
+fn wait_polls_get_until_the_condition_is_true() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        // Not there yet, then not ready, then ready: one connection, one
+        // get per poll.
+        let (id, req) = c.request();
+        assert_get_hbn(&req);
+        c.error(&id, "not-found", "DPUServiceChain dpf/hbn not found");
+        let (id, req) = c.request();
+        assert_get_hbn(&req);
+        c.ok(&id, chain_view("False", "Pending", "not expanded yet"));
+        let (id, req) = c.request();
+        assert_get_hbn(&req);
+        c.ok(&id, chain_view("True", "Success", ""));
+        assert_eq!(c.until_eof(), 0, "no get after the condition is met");
+    });
+    let start = Instant::now();
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "dpuservicechain",
+            "hbn",
+            "-n",
+            "dpf",
+            "--timeout",
+            "10s",
+        ],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "dpuservicechain.svc.dpu.nvidia.com/hbn condition met\n"
+    );
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "two 200 ms pauses between three polls: {took:?}"
+    );
+}
+
+#[test]
+fn wait_times_out_naming_the_object_and_the_conditions_last_reason() {
+    let polls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = polls.clone();
+    let (path, server) = serve(move |c| {
+        c.hello();
+        while let Some((id, req)) = c.next_request() {
+            assert_get_hbn(&req);
+            counted.fetch_add(1, Ordering::SeqCst);
+            c.ok(
+                &id,
+                chain_view(
+                    "False",
+                    "Pending",
+                    "The following conditions are not ready:\n* ServiceChainReconciled",
+                ),
+            );
+        }
+    });
+    let start = Instant::now();
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &[
+            "wait",
+            "--for",
+            "condition=Ready",
+            "dpuservicechain/hbn",
+            "-n",
+            "dpf",
+            "--timeout",
+            "700ms",
+        ],
+        "",
+    );
+    let took = start.elapsed();
+    server.join().unwrap();
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        "error: timed out after 700ms waiting for DPUServiceChain dpf/hbn to have condition Ready=True; \
+         last seen: Ready=False, reason Pending: The following conditions are not ready: * ServiceChainReconciled\n"
+    );
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_millis(2000),
+        "bounded by the timeout: {took:?}"
+    );
+    let n = polls.load(Ordering::SeqCst);
+    assert!((3..=6).contains(&n), "one get per 200 ms: {n}");
+}
+
+#[test]
+fn wait_for_a_missing_object_times_out_saying_it_does_not_exist() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        while let Some((id, _)) = c.next_request() {
+            c.error(&id, "not-found", "DPUServiceChain dpf/hbn not found");
+        }
+    });
+    let (code, _, err) = sfcctl(
+        path.as_str(),
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "dpuservicechain",
+            "hbn",
+            "-n",
+            "dpf",
+            "--timeout",
+            "0.3",
+        ],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "error: timed out after 300ms waiting for DPUServiceChain dpf/hbn to have condition Ready=True; last seen: the object does not exist\n"
+    );
+}
+
+#[test]
+fn wait_for_delete_ends_when_get_says_not_found() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_get_hbn(&req);
+        c.ok(&id, chain_view("True", "Success", ""));
+        let (id, _) = c.request();
+        c.error(&id, "not-found", "DPUServiceChain dpf/hbn not found");
+    });
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &["wait", "--for=delete", "DPUServiceChain/hbn", "-n", "dpf"],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "dpuservicechain.svc.dpu.nvidia.com/hbn condition met\n"
+    );
+
+    let (path, server) = serve(|c| {
+        c.hello();
+        while let Some((id, _)) = c.next_request() {
+            c.ok(&id, chain_view("True", "Success", ""));
+        }
+    });
+    let (code, _, err) = sfcctl(
+        path.as_str(),
+        &[
+            "wait",
+            "--for=delete",
+            "DPUServiceChain/hbn",
+            "-n",
+            "dpf",
+            "--timeout",
+            "250ms",
+        ],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "error: timed out after 250ms waiting for DPUServiceChain dpf/hbn to be deleted: it still exists (Ready=True, reason Success)\n"
+    );
+}
+
+#[test]
+fn wait_stops_at_once_on_an_error_answer_other_than_not_found() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, _) = c.request();
+        c.error(&id, "internal", "store is broken");
+    });
+    let start = Instant::now();
+    let (code, _, err) = sfcctl(
+        path.as_str(),
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "servicechain",
+            "c",
+            "--timeout",
+            "1m",
+        ],
+        "",
+    );
+    server.join().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "error [internal]: store is broken\n")
+    );
+}
+
+#[test]
+fn wait_with_o_json_prints_the_object_that_met_the_condition() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, _) = c.request();
+        c.ok(&id, chain_view("True", "Success", ""));
+    });
+    let (code, out, _) = sfcctl(
+        path.as_str(),
+        &[
+            "wait",
+            "--for=condition=ready",
+            "dpuservicechain",
+            "hbn",
+            "-n",
+            "dpf",
+            "-o",
+            "json",
+        ],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, chain_view("True", "Success", ""));
+}
+
+/// A file under the temp dir with `text` (removed when dropped).
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(text: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("sfcctl-test-{}-{n}.yaml", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        TempFile(p)
+    }
+    fn as_str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+const MANIFEST: &str = "\
+apiVersion: svc.dpu.nvidia.com/v1alpha1
+kind: DPUServiceInterface
+metadata: {name: p0, namespace: dpf}
+spec: {}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+---
+apiVersion: svc.dpu.nvidia.com/v1alpha1
+kind: DPUServiceChain
+metadata: {name: gone, namespace: dpf}
+---
+apiVersion: svc.dpu.nvidia.com/v1alpha1
+kind: DPUServiceChain
+metadata: {name: hbn}
+";
+
+#[test]
+fn delete_f_deletes_every_named_object_and_reports_a_missing_one_at_the_end() {
+    let file = TempFile::new(MANIFEST);
+    let (path, server) = serve(|c| {
+        c.hello();
+        let mut asked = Vec::new();
+        while let Some((id, req)) = c.next_request() {
+            let Request::Delete(a) = req else {
+                panic!("not delete: {req:?}")
+            };
+            asked.push(format!("{} {}/{}", a.kind, a.namespace, a.name));
+            if a.name == "gone" {
+                c.error(&id, "not-found", "DPUServiceChain dpf/gone not found");
+            } else {
+                c.ok(&id, json!({"deleted": asked.last()}));
+            }
+        }
+        assert_eq!(
+            asked,
+            [
+                "DPUServiceInterface dpf/p0",
+                "DPUServiceChain dpf/gone",
+                "DPUServiceChain default/hbn"
+            ],
+            "in file order, past the missing one"
+        );
+    });
+    let (code, out, err) = sfcctl(path.as_str(), &["delete", "-f", file.as_str()], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(
+        out,
+        format!(
+            "dpuserviceinterface.svc.dpu.nvidia.com/p0 deleted\n\
+             dpuservicechain.svc.dpu.nvidia.com/hbn deleted\n\
+             note: kind ConfigMap is not the dataplane's: skipped ({} document 2, v1 settings)\n",
+            file.as_str()
+        )
+    );
+    assert_eq!(
+        err,
+        "error [not-found]: DPUServiceChain dpf/gone not found\n"
+    );
+}
+
+#[test]
+fn delete_f_reads_stdin_and_several_files_and_exits_0_when_all_are_deleted() {
+    let second = TempFile::new(
+        r#"{"apiVersion": "svc.dpu.nvidia.com/v1alpha1", "kind": "ServiceChainSet", "metadata": {"name": "s", "namespace": "ns"}}"#,
+    );
+    let (path, server) = serve(|c| {
+        c.hello();
+        let mut n = 0;
+        while let Some((id, req)) = c.next_request() {
+            assert!(matches!(req, Request::Delete(_)), "{req:?}");
+            n += 1;
+            c.ok(&id, json!({}));
+        }
+        assert_eq!(n, 4);
+    });
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &["delete", "-f", "-", "--filename", second.as_str()],
+        MANIFEST,
+    );
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(
+        out.ends_with(
+            "servicechainset.svc.dpu.nvidia.com/s deleted\nnote: kind ConfigMap is not the dataplane's: skipped (stdin document 2, v1 settings)\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn delete_f_with_nothing_of_ours_does_not_connect() {
+    let path = SockPath::new();
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &["delete", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    );
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "note: kind ConfigMap is not the dataplane's: skipped (stdin document 1, v1 x)\n\
+         nothing to delete: no objects of the dataplane's kinds in the input\n"
+    );
+    // A document that cannot be read stops everything before connecting.
+    let (code, _, err) = sfcctl(path.as_str(), &["delete", "-f", "-"], "kind: [x\n");
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: stdin: document 1: cannot parse"),
+        "{err}"
+    );
+}
+
+#[test]
+fn apply_several_files_sends_one_request_per_file_in_order() {
+    let a = TempFile::new("kind: DPUServiceInterface\n# a\n");
+    let b = TempFile::new("kind: DPUServiceChain\n# b\n");
+    let report = |name: &str| {
+        json!({"results": [{"kind": "DPUServiceChain", "namespace": "default", "name": name,
+                            "action": "created", "generation": 1}], "notes": []})
+    };
+    let (path, server) = serve(move |c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_eq!(
+            req,
+            Request::Apply {
+                objects: "kind: DPUServiceInterface\n# a\n".into()
+            }
+        );
+        c.ok(&id, report("a"));
+        let (id, req) = c.request();
+        assert_eq!(
+            req,
+            Request::Apply {
+                objects: "kind: DPUServiceChain\n# b\n".into()
+            }
+        );
+        c.ok(&id, report("b"));
+    });
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &["apply", "-f", a.as_str(), "-f", b.as_str()],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "dpuservicechain.svc.dpu.nvidia.com/a created\ndpuservicechain.svc.dpu.nvidia.com/b created\n"
+    );
+}
+
+#[test]
+fn apply_stops_at_the_first_file_that_fails() {
+    let a = TempFile::new("kind: DPUServiceInterface\n");
+    let b = TempFile::new("kind: DPUServiceChain\n");
+    let c3 = TempFile::new("kind: ServiceChain\n");
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, _) = c.request();
+        c.ok(
+            &id,
+            json!({"results": [{"kind": "DPUServiceInterface", "namespace": "default", "name": "p0",
+                                "action": "unchanged", "generation": 1}], "notes": []}),
+        );
+        let (id, _) = c.request();
+        c.error(
+            &id,
+            "invalid",
+            "DPUServiceChain default/x: spec: required field missing",
+        );
+        assert_eq!(c.until_eof(), 0, "the third file is not sent");
+    });
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &[
+            "apply",
+            "-f",
+            a.as_str(),
+            "-f",
+            b.as_str(),
+            "-f",
+            c3.as_str(),
+        ],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(out, "dpuserviceinterface.svc.dpu.nvidia.com/p0 unchanged\n");
+    assert_eq!(
+        err,
+        format!(
+            "error [invalid]: DPUServiceChain default/x: spec: required field missing\n\
+             note: {} was not applied; 1 file(s) before it were applied, 1 after it were not tried\n",
+            b.as_str()
+        )
+    );
+}
+
+#[test]
+fn get_o_yaml_prints_the_result_as_yaml() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_get_hbn(&req);
+        c.ok(&id, chain_view("False", "Pending", "line one\nline two"));
+    });
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &["get", "dpuservicechain", "hbn", "-n", "dpf", "-o", "yaml"],
+        "",
+    );
+    server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        render::yaml(&chain_view("False", "Pending", "line one\nline two"))
+    );
+    let back: Value = serde_yaml::from_str(&out).unwrap();
+    assert_eq!(back, chain_view("False", "Pending", "line one\nline two"));
+}
+
+#[test]
+fn label_node_is_the_same_request_as_label_node_words() {
+    for argv in [
+        &["label-node", "bfb=dk", "zone="][..],
+        &["label", "node", "bfb=dk", "zone="][..],
+    ] {
+        let (path, server) = serve(|c| {
+            c.hello();
+            let (id, req) = c.request();
+            assert_eq!(
+                req,
+                Request::SetNodeLabels {
+                    labels: [
+                        ("bfb".to_string(), "dk".to_string()),
+                        ("zone".to_string(), String::new())
+                    ]
+                    .into()
+                }
+            );
+            c.ok(&id, json!({"labels": {"bfb": "dk", "zone": ""}}));
+        });
+        let (code, out, _) = sfcctl(path.as_str(), argv, "");
+        server.join().unwrap();
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "node labels set: bfb=dk,zone=\n"),
+            "{argv:?}"
+        );
+    }
+}
+
+#[test]
+fn new_commands_check_their_arguments_before_connecting() {
+    let path = SockPath::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["wait", "dpuservicechain", "hbn"], "--for"),
+        (
+            &["wait", "--for=ready", "dpuservicechain", "hbn"],
+            "expected condition=TYPE",
+        ),
+        (
+            &["wait", "--for=condition=Ready", "dpuservicechain"],
+            "error: which DPUServiceChain? give its NAME",
+        ),
+        (
+            &["wait", "--for=delete", "widgets/x"],
+            "error: unknown kind \"widgets\"",
+        ),
+        (
+            &[
+                "wait",
+                "--for=delete",
+                "servicechain",
+                "x",
+                "--timeout",
+                "5x",
+            ],
+            "is not a duration",
+        ),
+        (&["delete"], "required"),
+        (
+            &["delete", "servicechain", "x", "-f", "a.yaml"],
+            "cannot be used with",
+        ),
+        (
+            &["delete", "-f", "a.yaml", "-n", "ns"],
+            "cannot be used with",
+        ),
+        (
+            &["delete", "-f", "-", "-f", "-"],
+            "error: stdin (-f -) can be read only once",
+        ),
+        (&["apply"], "required"),
+        (&["label-node"], "required"),
+        (&["get", "all", "-o", "xml"], "invalid value 'xml'"),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = sfcctl(path.as_str(), args, "");
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(out, "", "{args:?}");
+        assert!(err.contains(want), "{args:?}: {err}");
     }
 }

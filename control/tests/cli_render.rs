@@ -581,3 +581,37 @@ fn table_aligns_by_characters_not_bytes() {
         "A     N\né     1\nab   22\n"
     );
 }
+
+#[test]
+fn yaml_is_the_json_value_in_kubectl_style_yaml() {
+    let v = json!({
+        "kind": "DPUServiceChain",
+        "metadata": {"name": "hbn", "namespace": "dpf", "generation": 2},
+        "status": {"conditions": [
+            {"type": "Ready", "status": "False", "reason": "Pending",
+             "message": "The following conditions are not ready:\n* ServiceChainReconciled"}
+        ], "ports": []}
+    });
+    assert_eq!(
+        render::yaml(&v),
+        "\
+kind: DPUServiceChain
+metadata:
+  generation: 2
+  name: hbn
+  namespace: dpf
+status:
+  conditions:
+  - message: |-
+      The following conditions are not ready:
+      * ServiceChainReconciled
+    reason: Pending
+    status: 'False'
+    type: Ready
+  ports: []
+"
+    );
+    let back: serde_json::Value = serde_yaml::from_str(&render::yaml(&v)).unwrap();
+    assert_eq!(back, v, "the YAML reads back as the same value");
+    assert_eq!(render::yaml(&json!([])), "[]\n");
+}

@@ -136,6 +136,11 @@ impl Client {
         Ok(c)
     }
 
+    /// Changes how long each later answer may take.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// The server's hello.
     pub fn hello(&self) -> &Hello {
         &self.hello

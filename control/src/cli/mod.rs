@@ -7,7 +7,9 @@
 //! clap or by the local checks), [`EXIT_UNREACHABLE`] 3 (cannot connect).
 
 pub mod client;
+pub mod manifest;
 pub mod render;
+pub mod wait;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -40,13 +42,15 @@ pub struct Cli {
     /// sfcd's control socket.
     #[arg(long, global = true, value_name = "PATH", env = "SFCD_SOCKET", hide_env_values = true, default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
-    /// Output format: table, json (the server's answer, pretty) or wide
-    /// (tables with more columns).
+    /// Output format: table, json (the server's answer, pretty), yaml (the
+    /// same as YAML) or wide (tables with more columns).
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-    /// Seconds to wait for each answer (fractions allowed).
-    #[arg(long, global = true, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
-    pub timeout: Duration,
+    /// How long to wait for each answer [default: 10s]; for `wait`, how
+    /// long to wait in all [default: 30s]. 30s, 2m, 500ms, 1m30s, or plain
+    /// seconds (fractions allowed).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -55,19 +59,31 @@ pub struct Cli {
 pub enum Output {
     Table,
     Json,
+    Yaml,
     Wide,
+}
+
+/// How long each answer may take unless `--timeout` says otherwise.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Cli {
+    /// How long each answer may take.
+    pub fn answer_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_ANSWER_TIMEOUT)
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply DPF objects (YAML, several documents, or JSON); all or nothing.
+    /// Apply DPF objects (YAML, several documents, or JSON); each file is
+    /// all or nothing, files are applied in order.
     Apply {
-        /// File of objects, `-` for stdin.
-        #[arg(short = 'f', long = "filename", value_name = "FILE")]
-        file: PathBuf,
+        /// File of objects, `-` for stdin; repeat for several files.
+        #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
     },
-    /// Delete one applied object.
-    Delete(ObjectCmd),
+    /// Delete one applied object, or every object named in files.
+    Delete(DeleteCmd),
     /// List objects of a kind (`all` for every kind), or show one.
     Get {
         /// DPUServiceChain, servicechains, ..., `all`; or KIND/NAME.
@@ -80,7 +96,15 @@ pub enum Command {
     },
     /// Show an object's conditions as a tree (dpfctl describe).
     Describe(ObjectCmd),
+    /// Wait until an object has a condition (e.g. Ready), or is deleted.
+    Wait(WaitCmd),
     /// Set the node's labels (they replace the current labels).
+    LabelNode {
+        /// KEY=VALUE pairs (an empty VALUE is allowed).
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+    },
+    /// Set the node's labels: `label node KEY=VALUE...` (same as label-node).
     Label {
         #[arg(value_enum)]
         target: LabelTarget,
@@ -127,6 +151,32 @@ pub struct ObjectCmd {
     pub namespace: String,
 }
 
+/// `delete KIND NAME [-n NS]` or `delete -f FILE...`.
+#[derive(Debug, clap::Args)]
+pub struct DeleteCmd {
+    /// DPUServiceChain, dpuservicechains, ...; or KIND/NAME.
+    #[arg(required_unless_present = "files")]
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    /// Namespace [default: default].
+    #[arg(short, long, conflicts_with = "files")]
+    pub namespace: Option<String>,
+    /// Delete the objects named in FILE (`-` for stdin); repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "FILE", conflicts_with_all = ["kind", "name"])]
+    pub files: Vec<PathBuf>,
+}
+
+/// `wait --for=... KIND NAME [-n NS]`.
+#[derive(Debug, clap::Args)]
+pub struct WaitCmd {
+    /// condition=TYPE (status True), condition=TYPE=True|False|Unknown, or
+    /// delete.
+    #[arg(long = "for", value_name = "CONDITION", value_parser = wait::parse_for)]
+    pub for_: wait::WaitFor,
+    #[command(flatten)]
+    pub object: ObjectCmd,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LabelTarget {
     Node,
@@ -140,10 +190,40 @@ pub enum PortsCmd {
     Detach { name: String },
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+/// A timeout: `30s`, `2m`, `500ms`, `1h`, Go-style sums like `1m30s`, or
+/// plain seconds (`10`, `0.5`). More than 0, at most a day.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!("{s:?} is not a duration: give e.g. 30s, 2m, 500ms, 1m30s or plain seconds (0.5)")
+    };
+    let t = s.trim();
+    let secs: f64 = match t.parse::<f64>() {
+        Ok(n) => n,
+        Err(_) if t.is_empty() => return Err(bad()),
+        Err(_) => {
+            let mut total = 0.0;
+            let mut rest = t;
+            while !rest.is_empty() {
+                let num = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .unwrap_or(rest.len());
+                let n: f64 = rest[..num].parse().map_err(|_| bad())?;
+                rest = &rest[num..];
+                let unit = rest
+                    .find(|c: char| c.is_ascii_digit() || c == '.')
+                    .unwrap_or(rest.len());
+                total += n * match &rest[..unit] {
+                    "ms" => 0.001,
+                    "s" => 1.0,
+                    "m" => 60.0,
+                    "h" => 3600.0,
+                    _ => return Err(bad()),
+                };
+                rest = &rest[unit..];
+            }
+            total
+        }
+    };
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
         return Err(format!(
             "{s:?}: the timeout must be more than 0 and at most 86400 seconds"
@@ -152,11 +232,34 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A duration the way people write it: `500ms`, `1.5s`, `30s`, `2m`,
+/// `1m30s`, `1h`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    if d.subsec_millis() != 0 || ms < 60_000 {
+        return format!("{}s", d.as_secs_f64());
+    }
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (h, 0, 0) if h > 0 => format!("{h}h"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, sec) => format!("{m}m{sec}s"),
+        (h, m, sec) => format!("{h}h{m}m{sec}s"),
+    }
+}
+
 /// A failure of one invocation, with its exit code.
 #[derive(Debug)]
 pub struct Failure {
     pub code: i32,
+    /// For stderr (one or more lines, no final newline).
     pub message: String,
+    /// For stdout: what was done before the failure (e.g. the files applied
+    /// before the one that failed).
+    pub partial: String,
 }
 
 impl Failure {
@@ -164,6 +267,7 @@ impl Failure {
         Failure {
             code: EXIT_USAGE,
             message: format!("error: {}", message.into()),
+            partial: String::new(),
         }
     }
 
@@ -171,6 +275,7 @@ impl Failure {
         Failure {
             code: EXIT_ERROR,
             message: format!("error: {}", message.into()),
+            partial: String::new(),
         }
     }
 }
@@ -185,6 +290,7 @@ impl From<ClientError> for Failure {
         Failure {
             code: e.exit_code(),
             message,
+            partial: String::new(),
         }
     }
 }
@@ -220,6 +326,9 @@ where
             }
         },
         Err(f) => {
+            let _ = out
+                .write_all(f.partial.as_bytes())
+                .and_then(|()| out.flush());
             let _ = writeln!(err, "{}", f.message);
             f.code
         }
@@ -228,7 +337,7 @@ where
 
 /// Does what `cli` says and returns the text for stdout.
 pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
-    let json = cli.output == Output::Json;
+    let structured = structured(cli.output);
     let wide = cli.output == Output::Wide;
     // Commands that need no server, and local checks before connecting.
     let req = match &cli.command {
@@ -238,19 +347,28 @@ pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
             return Ok(String::from_utf8_lossy(&buf).into_owned());
         }
         Command::Version => None,
-        Command::Apply { file } => Some(Request::Apply {
-            objects: read_input(file, stdin)?,
-        }),
-        Command::Delete(o) => Some(Request::Delete(object_args(o)?)),
+        Command::Apply { files } => return apply_files(cli, files, stdin),
+        Command::Delete(d) if !d.files.is_empty() => return delete_files(cli, &d.files, stdin),
+        Command::Delete(d) => {
+            let kind = d.kind.clone().unwrap_or_default();
+            Some(Request::Delete(object_args(&ObjectCmd {
+                kind,
+                name: d.name.clone(),
+                namespace: d.namespace.clone().unwrap_or_else(|| "default".into()),
+            })?))
+        }
+        Command::Wait(w) => return wait::run(cli, w),
         Command::Describe(o) => Some(Request::Describe(object_args(o)?)),
         Command::Get {
             kind,
             name,
             namespace,
         } => Some(get_request(kind, name.as_deref(), namespace.as_deref())?),
-        Command::Label { labels, .. } => Some(Request::SetNodeLabels {
-            labels: parse_labels(labels)?,
-        }),
+        Command::LabelNode { labels } | Command::Label { labels, .. } => {
+            Some(Request::SetNodeLabels {
+                labels: parse_labels(labels)?,
+            })
+        }
         Command::Ports { action } => Some(match action {
             None => Request::Ports,
             Some(PortsCmd::Attach { name, devargs }) => Request::Attach {
@@ -270,21 +388,21 @@ pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
         })),
         Command::Status => Some(Request::Status),
     };
-    let mut client = Client::connect(&cli.socket, cli.timeout)?;
+    let mut client = Client::connect(&cli.socket, cli.answer_timeout())?;
     let Some(req) = req else {
         let hello = client.hello();
-        if json {
+        if let Some(fmt) = structured {
             let v = serde_json::json!({
                 "client": { "version": env!("CARGO_PKG_VERSION"), "protocol": crate::protocol::VERSION },
                 "server": hello,
             });
-            return Ok(render::json(&v));
+            return Ok(fmt(&v));
         }
         return Ok(render::version(env!("CARGO_PKG_VERSION"), hello));
     };
     let result = client.call(&req)?;
-    if json {
-        return Ok(render::json(&match (&cli.command, &req) {
+    if let Some(fmt) = structured {
+        return Ok(fmt(&match (&cli.command, &req) {
             (Command::Get { namespace, .. }, Request::List { .. }) => {
                 filter_namespace(result, namespace.as_deref())
             }
@@ -348,6 +466,145 @@ pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
     }
 }
 
+/// The renderer of `-o json` / `-o yaml`; `None` for the tables.
+fn structured(output: Output) -> Option<fn(&Value) -> String> {
+    match output {
+        Output::Json => Some(render::json),
+        Output::Yaml => Some(render::yaml),
+        Output::Table | Output::Wide => None,
+    }
+}
+
+/// `apply -f FILE...`: every file is read first, then applied with one
+/// request each, in order; the first failure stops the rest.
+fn apply_files(cli: &Cli, files: &[PathBuf], stdin: &mut dyn Read) -> Result<String, Failure> {
+    let inputs = read_inputs(files, stdin)?;
+    let mut client = Client::connect(&cli.socket, cli.answer_timeout())?;
+    let structured = structured(cli.output);
+    let mut text = String::new();
+    let (mut results, mut notes) = (Vec::new(), Vec::new());
+    for (i, (source, objects)) in inputs.into_iter().enumerate() {
+        let answer = client.call(&Request::Apply { objects });
+        let answer = answer.map_err(Failure::from).and_then(|v| {
+            if structured.is_some() {
+                Ok(v)
+            } else {
+                let report = decode::<ApplyReport>("apply", v.clone())?;
+                text.push_str(&render::apply_report(&report));
+                Ok(v)
+            }
+        });
+        match answer {
+            Ok(v) if files.len() == 1 => {
+                return Ok(structured.map_or(text, |fmt| fmt(&v)));
+            }
+            Ok(v) => {
+                // Several files' reports merge into one of the same shape.
+                for (key, into) in [("results", &mut results), ("notes", &mut notes)] {
+                    if let Some(Value::Array(items)) = v.get(key) {
+                        into.extend(items.iter().cloned());
+                    }
+                }
+            }
+            Err(mut f) => {
+                if files.len() > 1 {
+                    let after = files.len() - i - 1;
+                    f.message.push_str(&format!(
+                        "\nnote: {source} was not applied; {i} file(s) before it were applied, {after} after it were not tried"
+                    ));
+                }
+                f.partial = match structured {
+                    Some(fmt) if i > 0 => {
+                        fmt(&serde_json::json!({"results": results, "notes": notes}))
+                    }
+                    Some(_) => String::new(),
+                    None => text,
+                };
+                return Err(f);
+            }
+        }
+    }
+    Ok(match structured {
+        Some(fmt) => fmt(&serde_json::json!({"results": results, "notes": notes})),
+        None => text,
+    })
+}
+
+/// `delete -f FILE...`: every object of the dataplane's kinds named in the
+/// files, in order. An object that cannot be deleted (not found, ...) is
+/// reported and the others are still deleted; the exit code is then 1.
+fn delete_files(cli: &Cli, files: &[PathBuf], stdin: &mut dyn Read) -> Result<String, Failure> {
+    let mut targets: Vec<manifest::Named> = Vec::new();
+    let mut notes = Vec::new();
+    for (source, text) in read_inputs(files, stdin)? {
+        let found = manifest::named_objects(&text, &source).map_err(Failure::error)?;
+        for t in found.objects {
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
+        notes.extend(found.notes);
+    }
+    let structured = structured(cli.output);
+    let mut out = String::new();
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    let mut code = EXIT_OK;
+    if !targets.is_empty() {
+        let mut client = Client::connect(&cli.socket, cli.answer_timeout())?;
+        for (i, t) in targets.iter().enumerate() {
+            let mut entry = serde_json::json!({
+                "kind": t.kind, "namespace": t.namespace, "name": t.name,
+            });
+            match client.call(&Request::Delete(t.args())) {
+                Ok(_) => {
+                    out.push_str(&render::deleted(t.kind, &t.name));
+                    entry["deleted"] = Value::Bool(true);
+                    results.push(entry);
+                }
+                Err(ClientError::Server(e)) => {
+                    entry["deleted"] = Value::Bool(false);
+                    entry["error"] = serde_json::json!(e);
+                    results.push(entry);
+                    let f = Failure::from(ClientError::Server(e));
+                    errors.push(f.message);
+                    code = f.code;
+                }
+                Err(e) => {
+                    // The connection is gone or confused: stop here.
+                    let f = Failure::from(e);
+                    errors.push(f.message);
+                    errors.push(format!(
+                        "note: {} object(s) from {} on were not deleted",
+                        targets.len() - i,
+                        t
+                    ));
+                    code = f.code;
+                    break;
+                }
+            }
+        }
+    }
+    for n in &notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    if targets.is_empty() {
+        out.push_str("nothing to delete: no objects of the dataplane's kinds in the input\n");
+    }
+    if let Some(fmt) = structured {
+        out = fmt(&serde_json::json!({"results": results, "notes": notes}));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Failure {
+            code,
+            message: errors.join("\n"),
+            partial: out,
+        })
+    }
+}
+
 fn decode<T: DeserializeOwned>(op: &'static str, v: Value) -> Result<T, Failure> {
     serde_json::from_value(v).map_err(|e| bad_result(op, e))
 }
@@ -376,6 +633,25 @@ fn filter_namespace(v: Value, namespace: Option<&str>) -> Value {
         ),
         (v, _) => v,
     }
+}
+
+/// Every `-f` input as (what to call it, text), in order; stdin (`-`) at
+/// most once.
+fn read_inputs(files: &[PathBuf], stdin: &mut dyn Read) -> Result<Vec<(String, String)>, Failure> {
+    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        return Err(Failure::usage("stdin (-f -) can be read only once"));
+    }
+    files
+        .iter()
+        .map(|f| {
+            let name = if f.as_os_str() == "-" {
+                "stdin".to_string()
+            } else {
+                f.display().to_string()
+            };
+            Ok((name, read_input(f, stdin)?))
+        })
+        .collect()
 }
 
 fn read_input(file: &std::path::Path, stdin: &mut dyn Read) -> Result<String, Failure> {
@@ -490,5 +766,78 @@ fn chain_key(s: &str) -> Result<String, Failure> {
         _ => Err(Failure::usage(format!(
             "--chain {s:?} is not NAMESPACE/NAME"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeouts_take_units_go_style_sums_and_plain_seconds() {
+        let ok = |s: &str| parse_timeout(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(ok("30s"), Duration::from_secs(30));
+        assert_eq!(ok("2m"), Duration::from_secs(120));
+        assert_eq!(ok("500ms"), Duration::from_millis(500));
+        assert_eq!(ok("1h"), Duration::from_secs(3600));
+        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok("10"), Duration::from_secs(10));
+        assert_eq!(ok("0.3"), Duration::from_millis(300));
+        assert_eq!(ok("86400"), Duration::from_secs(86_400));
+        for bad in ["", "s", "5x", "m5", "1.2.3s", "5 s", "five", "30S"] {
+            let e = parse_timeout(bad).unwrap_err();
+            assert!(e.contains("is not a duration"), "{bad:?}: {e}");
+        }
+        for out_of_range in ["0", "0s", "-1", "86401", "25h", "inf", "NaN"] {
+            let e = parse_timeout(out_of_range).unwrap_err();
+            assert!(
+                e.contains("must be more than 0 and at most 86400 seconds"),
+                "{out_of_range:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_are_shown_the_way_they_are_written() {
+        let h = |ms: u64| human_duration(Duration::from_millis(ms));
+        assert_eq!(h(500), "500ms");
+        assert_eq!(h(1500), "1.5s");
+        assert_eq!(h(30_000), "30s");
+        assert_eq!(h(60_000), "1m");
+        assert_eq!(h(90_000), "1m30s");
+        assert_eq!(h(3_600_000), "1h");
+        assert_eq!(h(3_690_000), "1h1m30s");
+    }
+
+    #[test]
+    fn wait_takes_its_timeout_from_the_global_flag_with_its_own_default() {
+        let cli =
+            Cli::try_parse_from(["sfcctl", "wait", "--for=delete", "servicechain/x"]).unwrap();
+        assert_eq!(cli.timeout, None);
+        assert_eq!(cli.answer_timeout(), DEFAULT_ANSWER_TIMEOUT);
+        let cli = Cli::try_parse_from([
+            "sfcctl",
+            "wait",
+            "--for=condition=Ready",
+            "servicechain",
+            "x",
+            "--timeout",
+            "60s",
+        ])
+        .unwrap();
+        assert_eq!(cli.timeout, Some(Duration::from_secs(60)));
+        let Command::Wait(w) = &cli.command else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(
+            (w.object.kind.as_str(), w.object.name.as_deref()),
+            ("servicechain", Some("x"))
+        );
     }
 }

@@ -70,6 +70,16 @@ pub fn json(v: &Value) -> String {
     s
 }
 
+/// YAML (`-o yaml` of every command): the same value as [`json`], as
+/// `kubectl get -o yaml` prints it; multi-line strings become blocks.
+pub fn yaml(v: &Value) -> String {
+    let mut s = serde_yaml::to_string(v).unwrap_or_else(|_| json(v));
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
 /// `dpuservicechain.svc.dpu.nvidia.com`, the way kubectl names a resource.
 pub fn resource(kind: Kind) -> String {
     let group = API_VERSION.split('/').next().unwrap_or(API_VERSION);
