@@ -7,7 +7,6 @@ SFCD=${SFCD:-$ROOT/target/release/sfcd}
 SFCCTL=${SFCCTL:-$ROOT/target/release/sfcctl}
 WORK=$(mktemp -d /tmp/sfc-ci.XXXXXX)
 PIDS=()
-PREFIXES=()
 
 cleanup() {
   local p
@@ -17,18 +16,16 @@ cleanup() {
   for p in "${PIDS[@]:-}"; do
     [ -n "$p" ] && wait "$p" 2>/dev/null || true
   done
-  for p in "${PREFIXES[@]:-}"; do
-    [ -n "$p" ] && rm -rf "/var/run/dpdk/$p"
-  done
+  # Prefixes are made in subshells too ($(prefix x)); all carry this
+  # script's PID ($$ is the same in subshells).
+  rm -rf /var/run/dpdk/sfc-*-"$$"-* 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 # A DPDK --file-prefix unique to this run, removed at exit.
 prefix() {
-  local p="sfc-$1-$$-${#PREFIXES[@]}"
-  PREFIXES+=("$p")
-  echo "$p"
+  echo "sfc-$1-$$-$RANDOM$RANDOM"
 }
 
 build_release() {
