@@ -82,6 +82,11 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0)]
     pub duration: f64,
 
+    /// Serve Prometheus metrics on this TCP address (e.g. 127.0.0.1:9590);
+    /// off when not given.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// Log filter (tracing EnvFilter syntax), e.g. "info" or "sfc_dataplane=debug".
     #[arg(long, default_value = "info")]
     pub log: String,
@@ -129,6 +134,8 @@ pub struct FileConfig {
     pub queue_size: Option<u16>,
     #[serde(default)]
     pub log: Option<String>,
+    #[serde(default)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
@@ -150,18 +157,21 @@ impl FileConfig {
 
 impl Args {
     /// Flags from the command line, completed by the config file where a
-    /// flag was not given.
-    pub fn from_command_line() -> Result<Args, String> {
+    /// flag was not given; also what a SIGHUP needs to redo the merge.
+    pub fn from_command_line() -> Result<(Args, Reload), String> {
         use clap::{CommandFactory, FromArgMatches};
         let matches = Args::command().get_matches();
-        let mut args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
-        if let Some(path) = args.config.clone() {
-            let file = FileConfig::load(&path)?;
-            let given =
-                |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
-            args.merge(file, &given)?;
-        }
-        Ok(args)
+        let cli = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        let given: Vec<String> = matches
+            .ids()
+            .filter(|id| {
+                matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        let reload = Reload { cli, given };
+        let args = reload.load()?;
+        Ok((args, reload))
     }
 
     /// Takes each setting from `file` unless `given(flag id)`.
@@ -216,6 +226,11 @@ impl Args {
         take!(mbufs, "mbufs");
         take!(queue_size, "queue_size");
         take!(log, "log");
+        if let Some(m) = file.metrics_addr {
+            if !given("metrics_addr") {
+                self.metrics_addr = Some(m);
+            }
+        }
         if let Some(e) = file.eal {
             if !given("eal") {
                 self.eal = e.join(" ");
@@ -227,6 +242,27 @@ impl Args {
             }
         }
         Ok(())
+    }
+}
+
+/// The command line as given, to merge with the config file again on
+/// SIGHUP.
+#[derive(Debug, Clone)]
+pub struct Reload {
+    pub cli: Args,
+    pub given: Vec<String>,
+}
+
+impl Reload {
+    /// The command line merged with the config file as it is now.
+    pub fn load(&self) -> Result<Args, String> {
+        let mut args = self.cli.clone();
+        if let Some(path) = args.config.clone() {
+            let file = FileConfig::load(&path)?;
+            let given = |id: &str| self.given.iter().any(|g| g == id);
+            args.merge(file, &given)?;
+        }
+        Ok(args)
     }
 }
 

@@ -3,6 +3,7 @@
 //! housekeeping loop (MAC aging, rate lines, signals).
 
 mod config;
+mod metrics;
 mod server;
 mod service;
 mod state_dir;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use sfc_control::{NodeInfo, Store};
 
-pub use config::Args;
+pub use config::{Args, Reload};
 pub use service::Daemon;
 pub use state_dir::{SavedState, StateDir};
 
@@ -25,7 +26,7 @@ use crate::switch::StateConfig;
 
 /// Runs sfcd; the process exit code.
 pub fn main() -> std::process::ExitCode {
-    let args = match Args::from_command_line() {
+    let (args, reload) = match Args::from_command_line() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("sfcd: {e}");
@@ -38,7 +39,7 @@ pub fn main() -> std::process::ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match run(args) {
+    match run(args, reload) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sfcd: {e}");
@@ -53,7 +54,7 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn run(args: Args, reload: Reload) -> Result<(), String> {
     let ports = args.port_list()?;
     let labels = args.labels()?;
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -79,7 +80,15 @@ fn run(args: Args) -> Result<(), String> {
         args = eal_args.join(" "),
         "EAL up"
     );
-    let result = run_with_eal(&args, ports, labels, worker_cores, state_dir, saved);
+    let result = run_with_eal(
+        &args,
+        &reload,
+        ports,
+        labels,
+        worker_cores,
+        state_dir,
+        saved,
+    );
     drop(eal);
     if let Some(p) = prefix {
         let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{p}"));
@@ -89,6 +98,7 @@ fn run(args: Args) -> Result<(), String> {
 
 fn run_with_eal(
     args: &Args,
+    reload: &Reload,
     ports: Vec<(String, String)>,
     labels: BTreeMap<String, String>,
     worker_cores: Vec<usize>,
@@ -190,6 +200,16 @@ fn run_with_eal(
             .spawn(move || server::serve(listener, d, path))
             .map_err(|e| format!("control thread: {e}"))?;
     }
+    if let Some(addr) = args.metrics_addr {
+        let l =
+            std::net::TcpListener::bind(addr).map_err(|e| format!("--metrics-addr {addr}: {e}"))?;
+        let d = Arc::downgrade(&daemon);
+        std::thread::Builder::new()
+            .name("sfc-metrics".into())
+            .spawn(move || metrics::serve(l, d))
+            .map_err(|e| format!("metrics thread: {e}"))?;
+        tracing::info!(%addr, "metrics at /metrics");
+    }
     tracing::info!(socket = %args.socket.display(), "ready");
 
     let term = Arc::new(AtomicBool::new(false));
@@ -197,7 +217,10 @@ fn run_with_eal(
         signal_hook::flag::register(sig, term.clone())
             .map_err(|e| format!("signal handler: {e}"))?;
     }
-    housekeeping(args, &daemon, &term);
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+        .map_err(|e| format!("signal handler: {e}"))?;
+    housekeeping(args, reload, &daemon, &term, &hup);
 
     let _ = std::fs::remove_file(&args.socket);
     print_totals(&daemon.lock().unwrap_or_else(|e| e.into_inner()));
@@ -224,14 +247,33 @@ fn run_with_eal(
 
 /// Until SIGTERM/SIGINT or --duration: ages MACs every second and prints
 /// rate lines every --stats-interval.
-fn housekeeping(args: &Args, daemon: &Mutex<Daemon>, term: &AtomicBool) {
+fn housekeeping(
+    args: &Args,
+    reload: &Reload,
+    daemon: &Mutex<Daemon>,
+    term: &AtomicBool,
+    hup: &AtomicBool,
+) {
     let start = Instant::now();
+    let mut current = args.clone();
     let mut last_age = Instant::now();
     let mut last_stats = (Instant::now(), totals(daemon));
     while !term.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
         if args.duration > 0.0 && start.elapsed().as_secs_f64() >= args.duration {
             break;
+        }
+        if hup.swap(false, Ordering::SeqCst) {
+            match reload.load() {
+                Ok(next) => {
+                    let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+                    for line in d.reconfigure(&current, &next) {
+                        tracing::info!("SIGHUP: {line}");
+                    }
+                    current = next;
+                }
+                Err(e) => tracing::error!("SIGHUP: config not reloaded, nothing changed: {e}"),
+            }
         }
         if last_age.elapsed() >= Duration::from_secs(1) {
             let n = daemon

@@ -141,7 +141,9 @@ fn client(stream: UnixStream, daemon: &Weak<Mutex<Daemon>>) {
                 match daemon.upgrade() {
                     Some(d) => {
                         let mut d = d.lock().unwrap_or_else(|e| e.into_inner());
-                        (op, d.handle(req))
+                        let r = d.handle(req);
+                        d.record_op(op, started.elapsed().as_secs_f64());
+                        (op, r)
                     }
                     None => (
                         op,

@@ -31,6 +31,8 @@ pub struct Daemon {
     state_dir: StateDir,
     started: Instant,
     mtu_set: BTreeMap<String, u16>,
+    /// Per op: answers given and seconds spent (for metrics).
+    op_stats: BTreeMap<&'static str, (u64, f64)>,
 }
 
 fn err(code: ErrorCode, msg: impl Into<String>) -> ProtocolError {
@@ -63,7 +65,27 @@ impl Daemon {
             state_dir,
             started: Instant::now(),
             mtu_set: BTreeMap::new(),
+            op_stats: BTreeMap::new(),
         }
+    }
+
+    /// Records how long an op took to answer.
+    pub fn record_op(&mut self, op: &'static str, secs: f64) {
+        let e = self.op_stats.entry(op).or_default();
+        e.0 += 1;
+        e.1 += secs;
+    }
+
+    pub fn op_stats(&self) -> &BTreeMap<&'static str, (u64, f64)> {
+        &self.op_stats
+    }
+
+    pub fn programmed(&self) -> &[Programmed] {
+        &self.programmed
+    }
+
+    pub fn devargs(&self) -> &BTreeMap<String, String> {
+        &self.devargs
     }
 
     /// Answers one request.
@@ -272,6 +294,102 @@ impl Daemon {
         self.mtu_set.remove(name);
         self.program()?;
         Ok(json!({ "detached": name }))
+    }
+
+    /// Applies the difference between two configurations (SIGHUP): node
+    /// labels, ports added, removed or changed, DPF files to apply. Returns
+    /// one line per change; settings that need a restart are named.
+    pub fn reconfigure(&mut self, old: &super::Args, new: &super::Args) -> Vec<String> {
+        let mut said = Vec::new();
+        let mut note = |r: Result<String, String>| match r {
+            Ok(s) => said.push(s),
+            Err(e) => said.push(format!("error: {e}")),
+        };
+        match (old.labels(), new.labels()) {
+            (Ok(a), Ok(b)) if a != b => {
+                let mut next = self.store.clone();
+                next.set_node_labels(b.clone());
+                note(
+                    self.commit(next, self.attached.clone())
+                        .map(|_| format!("node labels now {b:?}"))
+                        .map_err(|e| e.message),
+                );
+            }
+            (_, Err(e)) => note(Err(e)),
+            _ => {}
+        }
+        let (op, np) = (old.port_list().unwrap_or_default(), new.port_list());
+        match np {
+            Err(e) => note(Err(e)),
+            Ok(np) => {
+                let oldm: BTreeMap<String, String> = op.into_iter().collect();
+                let newm: BTreeMap<String, String> = np.into_iter().collect();
+                for (name, da) in &oldm {
+                    if newm.get(name) != Some(da) && self.engine.port(name).is_some() {
+                        note(
+                            self.detach(name)
+                                .map(|_| format!("port {name} detached"))
+                                .map_err(|e| e.message),
+                        );
+                    }
+                }
+                for (name, da) in &newm {
+                    if oldm.get(name) != Some(da) {
+                        note(
+                            self.attach(name, da)
+                                .map(|_| format!("port {name} attached ({da})"))
+                                .map_err(|e| e.message),
+                        );
+                    }
+                }
+            }
+        }
+        for f in &new.apply {
+            let r = std::fs::read_to_string(f)
+                .map_err(|e| format!("{}: {e}", f.display()))
+                .and_then(|text| {
+                    let mut next = self.store.clone();
+                    let report = next.apply(&text).map_err(|e| e.to_string())?;
+                    let changed = report
+                        .results
+                        .iter()
+                        .filter(|r| !matches!(r.action, sfc_control::ApplyAction::Unchanged))
+                        .count();
+                    if changed > 0 {
+                        self.commit(next, self.attached.clone())
+                            .map_err(|e| e.message)?;
+                    }
+                    Ok(format!("{}: {changed} object(s) changed", f.display()))
+                });
+            note(r);
+        }
+        let restart = [
+            ("worker cores", old.worker_cores != new.worker_cores),
+            ("eal", old.eal != new.eal),
+            (
+                "socket",
+                old.socket != new.socket || old.socket_mode != new.socket_mode,
+            ),
+            ("state directory", old.state_dir != new.state_dir),
+            (
+                "MAC table settings",
+                old.mac_capacity != new.mac_capacity || old.mac_idle_ms != new.mac_idle_ms,
+            ),
+            (
+                "pool and queues",
+                old.mbufs != new.mbufs || old.queue_size != new.queue_size,
+            ),
+            ("metrics address", old.metrics_addr != new.metrics_addr),
+        ];
+        for (what, changed) in restart {
+            if changed {
+                said.push(format!("{what} changed: takes effect at the next restart"));
+            }
+        }
+        if said.is_empty() {
+            said.push("no change".into());
+        }
+        said
     }
 
     /// Ages learned MACs (called every second).

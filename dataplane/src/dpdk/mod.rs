@@ -14,6 +14,7 @@
 mod clock;
 mod eal;
 mod error;
+pub mod flow;
 mod hash;
 mod lcore;
 mod mbuf;
@@ -24,6 +25,7 @@ mod ring;
 pub use clock::TscClock;
 pub use eal::Eal;
 pub use error::{errno_name, DpdkError, Result};
+pub use flow::{FlowApi, FlowError, FlowRule};
 pub use hash::RteHash;
 pub use lcore::{spawn_worker_thread, WorkerThread};
 pub use mbuf::{Burst, Drain, Mbuf, BURST_SIZE};
