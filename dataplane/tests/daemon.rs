@@ -207,3 +207,76 @@ fn a_crash_and_restart_restores_the_same_forwarding_state_with_no_client() {
     assert_eq!(d.stop(), Some(0));
     assert!(!d.socket.exists(), "socket removed at exit");
 }
+
+/// Runs a python3 client as uid/gid 65534 (nobody) that sends `hello` and
+/// prints what it got, or the connect error.
+fn as_nobody(socket: &std::path::Path) -> String {
+    let script = format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect({:?})\nexcept OSError as e:\n  print('connect-error', e.errno); sys.exit(0)\ns.sendall(b'{{\"id\":1,\"op\":\"hello\"}}\\n')\nprint(s.makefile().readline().strip())\n",
+        socket.display().to_string()
+    );
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            &script,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("setpriv: {e}"));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn unprivileged_peers_are_refused() {
+    // Default mode 0600: the kernel refuses the connect itself.
+    let mut d = Sfcd::new("access", 1);
+    d.start(&[]);
+    let mode = std::fs::metadata(&d.socket)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+    let state_mode = std::fs::metadata(&d.state)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+    assert_eq!(
+        state_mode.ok(),
+        Some(0o700),
+        "state directory not world-readable"
+    );
+    let got = as_nobody(&d.socket);
+    assert!(
+        got.starts_with("connect-error 13"),
+        "EACCES expected, got {got:?}"
+    );
+    d.kill9();
+
+    // A world-writable socket: sfcd itself refuses by SO_PEERCRED.
+    let mut d = Sfcd::new("access2", 1);
+    d.start(&["--socket-mode", "0666"]);
+    let got = as_nobody(&d.socket);
+    let v: Value = serde_json::from_str(&got).unwrap_or_default();
+    assert_eq!(code(&v), "unauthorized", "{got}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("uid 65534")),
+        "{got}"
+    );
+    // Root is still served.
+    assert_eq!(
+        d.connect().call(json!({"id": 1, "op": "hello"}))["ok"],
+        true
+    );
+    d.kill9();
+
+    // An allowed uid is served.
+    let mut d = Sfcd::new("access3", 1);
+    d.start(&["--socket-mode", "0666", "--allow-uid", "65534"]);
+    let v: Value = serde_json::from_str(&as_nobody(&d.socket)).unwrap_or_default();
+    assert_eq!(v["ok"], true, "{v}");
+}

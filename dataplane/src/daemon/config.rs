@@ -37,6 +37,21 @@ pub struct Args {
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub eal: String,
 
+    /// Group that owns the socket (with --socket-mode 0660, its members
+    /// may connect).
+    #[arg(long, value_name = "GROUP")]
+    pub socket_group: Option<String>,
+
+    /// A uid allowed on the socket besides root and sfcd's own (repeatable).
+    /// Peers are checked with SO_PEERCRED.
+    #[arg(long = "allow-uid", value_name = "UID")]
+    pub allow_uids: Vec<u32>,
+
+    /// A gid whose members (primary group of the peer) are allowed on the
+    /// socket (repeatable); --socket-group is allowed too.
+    #[arg(long = "allow-gid", value_name = "GID")]
+    pub allow_gids: Vec<u32>,
+
     /// The control socket.
     #[arg(long, default_value = "/run/sfcd/sfcd.sock")]
     pub socket: PathBuf,
@@ -120,6 +135,12 @@ pub struct FileConfig {
     /// Octal, as a string ("0600").
     #[serde(default)]
     pub socket_mode: Option<String>,
+    #[serde(default)]
+    pub socket_group: Option<String>,
+    #[serde(default)]
+    pub allow_uids: Option<Vec<u32>>,
+    #[serde(default)]
+    pub allow_gids: Option<Vec<u32>>,
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
     #[serde(default)]
@@ -226,6 +247,13 @@ impl Args {
         take!(mbufs, "mbufs");
         take!(queue_size, "queue_size");
         take!(log, "log");
+        take!(allow_uids, "allow_uids");
+        take!(allow_gids, "allow_gids");
+        if let Some(g) = file.socket_group {
+            if !given("socket_group") {
+                self.socket_group = Some(g);
+            }
+        }
         if let Some(m) = file.metrics_addr {
             if !given("metrics_addr") {
                 self.metrics_addr = Some(m);

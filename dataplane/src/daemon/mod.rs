@@ -192,12 +192,23 @@ fn run_with_eal(
     daemon.persist()?;
     let daemon = Arc::new(Mutex::new(daemon));
 
-    let listener = server::bind(&args.socket, args.socket_mode)?;
+    let listener = server::bind(&args.socket, args.socket_mode, args.socket_group.as_deref())?;
+    let mut gids = args.allow_gids.clone();
+    if let Some(g) = &args.socket_group {
+        if let Ok(Some(grp)) = g
+            .parse::<u32>()
+            .map(|n| Some(nix::unistd::Gid::from_raw(n)))
+            .or_else(|_| nix::unistd::Group::from_name(g).map(|o| o.map(|x| x.gid)))
+        {
+            gids.push(grp.as_raw());
+        }
+    }
+    let access = server::Access::new(args.allow_uids.clone(), gids);
     {
         let (d, path) = (Arc::downgrade(&daemon), args.socket.clone());
         std::thread::Builder::new()
             .name("sfc-control".into())
-            .spawn(move || server::serve(listener, d, path))
+            .spawn(move || server::serve(listener, d, path, access))
             .map_err(|e| format!("control thread: {e}"))?;
     }
     if let Some(addr) = args.metrics_addr {

@@ -22,8 +22,43 @@ pub const MAX_CLIENTS: usize = 64;
 /// A client that sends nothing for this long is disconnected.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Binds the socket (removing a stale file) with `mode` (0600 by default).
-pub fn bind(path: &Path, mode: u32) -> Result<UnixListener, String> {
+/// Who may talk to sfcd: root, sfcd's own uid, and the configured uids and
+/// gids. Checked on every connection with SO_PEERCRED.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    pub uids: Vec<u32>,
+    pub gids: Vec<u32>,
+}
+
+impl Access {
+    pub fn new(mut uids: Vec<u32>, gids: Vec<u32>) -> Self {
+        uids.push(0);
+        uids.push(nix::unistd::geteuid().as_raw());
+        uids.sort_unstable();
+        uids.dedup();
+        Self { uids, gids }
+    }
+
+    /// `Err(message)` naming the peer when it is not allowed.
+    pub fn check(&self, stream: &UnixStream) -> Result<(), String> {
+        let cred = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
+            .map_err(|e| format!("cannot read the peer's credentials (SO_PEERCRED): {e}"))?;
+        let (uid, gid) = (cred.uid(), cred.gid());
+        if self.uids.contains(&uid) || self.gids.contains(&gid) {
+            return Ok(());
+        }
+        Err(format!(
+            "peer pid {} uid {uid} gid {gid} is not allowed on this socket (allowed uids {:?}, gids {:?}; see --allow-uid/--allow-gid)",
+            cred.pid(),
+            self.uids,
+            self.gids
+        ))
+    }
+}
+
+/// Binds the socket (removing a stale file) with `mode` (0600 by default)
+/// and, if given, the owning `group`.
+pub fn bind(path: &Path, mode: u32, group: Option<&str>) -> Result<UnixListener, String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("socket directory {}: {e}", dir.display()))?;
@@ -40,6 +75,19 @@ pub fn bind(path: &Path, mode: u32) -> Result<UnixListener, String> {
             .map_err(|e| format!("socket {}: remove stale file: {e}", path.display()))?;
     }
     let l = UnixListener::bind(path).map_err(|e| format!("socket {}: {e}", path.display()))?;
+    if let Some(g) = group {
+        let gid = match g.parse::<u32>() {
+            Ok(n) => nix::unistd::Gid::from_raw(n),
+            Err(_) => {
+                nix::unistd::Group::from_name(g)
+                    .map_err(|e| format!("--socket-group {g}: {e}"))?
+                    .ok_or_else(|| format!("--socket-group {g}: no such group"))?
+                    .gid
+            }
+        };
+        nix::unistd::chown(path, None, Some(gid))
+            .map_err(|e| format!("socket {}: chown: {e}", path.display()))?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("socket {}: chmod: {e}", path.display()))?;
     Ok(l)
@@ -48,10 +96,20 @@ pub fn bind(path: &Path, mode: u32) -> Result<UnixListener, String> {
 /// Accepts clients until the process ends.
 /// Holds the daemon weakly: at shutdown the main thread drops it (workers,
 /// then ports) while this thread may still sit in `accept`.
-pub fn serve(listener: UnixListener, daemon: Weak<Mutex<Daemon>>, path: PathBuf) {
+pub fn serve(listener: UnixListener, daemon: Weak<Mutex<Daemon>>, path: PathBuf, access: Access) {
     let clients = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
+        if let Err(msg) = access.check(&stream) {
+            tracing::warn!(socket = %path.display(), "refused: {msg}");
+            let e = ProtocolError::new(ErrorCode::Unauthorized, msg);
+            let _ = writeln!(
+                stream,
+                "{}",
+                encode_response(&serde_json::Value::Null, Err(e))
+            );
+            continue;
+        }
         if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
             clients.fetch_sub(1, Ordering::SeqCst);
             let e = ProtocolError::new(
