@@ -58,6 +58,32 @@ impl Eal {
         })
     }
 
+    /// EAL for a process that shares nothing with others: no hugepages
+    /// (`mem_mb` of plain memory), no PCI, no shared config, main lcore 0,
+    /// a file prefix unique to this process (`sfc-<tag>-<pid>`) whose
+    /// runtime directory is removed right after init. What tests, benches
+    /// and tools on vdevs use.
+    pub fn init_standalone(tag: &str, mem_mb: u32) -> Result<Eal> {
+        let prefix = format!("sfc-{tag}-{}", std::process::id());
+        let args = [
+            "--no-huge".to_owned(),
+            "-m".to_owned(),
+            mem_mb.to_string(),
+            "--no-pci".to_owned(),
+            "--no-shconf".to_owned(),
+            "-l".to_owned(),
+            "0".to_owned(),
+            "--file-prefix".to_owned(),
+            prefix.clone(),
+            "--log-level".to_owned(),
+            "lib.eal:error".to_owned(),
+        ];
+        let eal = Eal::init(args)?;
+        // Nothing attaches to this process: its runtime dir is not needed.
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+        Ok(eal)
+    }
+
     /// The arguments EAL was started with.
     pub fn args(&self) -> &[String] {
         &self.args

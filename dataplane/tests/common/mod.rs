@@ -16,29 +16,7 @@ static EAL: OnceLock<Eal> = OnceLock::new();
 /// EAL for this test process.
 pub fn eal() -> &'static Eal {
     EAL.get_or_init(|| {
-        let prefix = format!("sfc-test-{}", std::process::id());
-        let args = [
-            "--no-huge",
-            "-m",
-            "512",
-            "--no-pci",
-            "--no-shconf",
-            "-l",
-            "0",
-            "--file-prefix",
-            prefix.as_str(),
-            "--log-level",
-            "lib.eal:error",
-        ];
-        match Eal::init(args) {
-            Ok(eal) => {
-                // The runtime dir is not needed once EAL is up (no
-                // secondary processes); don't leave it behind.
-                let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
-                eal
-            }
-            Err(e) => panic!("EAL init failed: {e}"),
-        }
+        Eal::init_standalone("test", 512).unwrap_or_else(|e| panic!("EAL init failed: {e}"))
     })
 }
 
