@@ -735,6 +735,8 @@ fn the_binary_exits_2_on_usage_and_0_on_help() {
         "ports",
         "flows",
         "status",
+        "top",
+        "stats",
         "completions",
     ] {
         assert!(
@@ -1353,4 +1355,283 @@ fn new_commands_check_their_arguments_before_connecting() {
         assert_eq!(out, "", "{args:?}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+}
+
+// ---- status as a readiness probe ----
+
+fn not_ready_view() -> StatusView {
+    StatusView {
+        ready: false,
+        workers: vec![WorkerView {
+            last_poll_age_ms: 3_000,
+            ..status_view().workers[0].clone()
+        }],
+        ..status_view()
+    }
+}
+
+/// Answers one `status` with `view`.
+fn status_server(view: StatusView) -> (SockPath, JoinHandle<()>) {
+    serve(move |c| {
+        c.hello();
+        let (id, req) = c.request();
+        assert_eq!(req, Request::Status);
+        c.ok(&id, json!(view));
+        c.until_eof();
+    })
+}
+
+#[test]
+fn status_exits_1_when_sfcd_is_not_ready_and_says_why() {
+    let (path, server) = status_server(not_ready_view());
+    let (code, out, err) = sfcctl(path.as_str(), &["status"], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(out, render::status(&not_ready_view()));
+    assert_eq!(err, "sfcd is not ready: worker 0 last polled 3.0s ago\n");
+
+    let (path, server) = status_server(StatusView {
+        workers: vec![],
+        ..not_ready_view()
+    });
+    let (code, out, err) = sfcctl(path.as_str(), &["status", "-o", "json"], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ready"], json!(false));
+    assert_eq!(err, "sfcd is not ready: it has no workers\n");
+}
+
+#[test]
+fn status_quiet_prints_nothing_and_exits_0_1_or_3() {
+    let (path, server) = status_server(status_view());
+    let r = sfcctl(path.as_str(), &["status", "--quiet"], "");
+    server.join().unwrap();
+    assert_eq!(r, (0, String::new(), String::new()));
+
+    let (path, server) = status_server(not_ready_view());
+    let r = sfcctl(path.as_str(), &["status", "-q"], "");
+    server.join().unwrap();
+    assert_eq!(r, (1, String::new(), String::new()));
+
+    // An error answer is not ready either.
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, _) = c.request();
+        c.error(&id, "internal", "sfcd is shutting down");
+        c.until_eof();
+    });
+    let r = sfcctl(path.as_str(), &["status", "--quiet"], "");
+    server.join().unwrap();
+    assert_eq!(r, (1, String::new(), String::new()));
+
+    let missing = SockPath::new();
+    let r = sfcctl(missing.as_str(), &["status", "--quiet"], "");
+    assert_eq!(r, (3, String::new(), String::new()));
+}
+
+#[test]
+fn the_binary_status_quiet_is_a_probe_with_no_output() {
+    let (path, server) = status_server(not_ready_view());
+    let out = Command::new(env!("CARGO_BIN_EXE_sfcctl"))
+        .args(["--socket", path.as_str(), "status", "--quiet"])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let missing = SockPath::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_sfcctl"))
+        .args(["--socket", missing.as_str(), "status", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+}
+
+// ---- top / stats --watch ----
+
+/// Answers `ports` and `flows` for as long as the client asks; sample k
+/// has p0 at 1000*k packets received, 500*k sent, k no-peer drops and a
+/// cross-connect flow at 1000*k. Returns the ops seen.
+fn live_server() -> (SockPath, JoinHandle<Vec<&'static str>>) {
+    let path = SockPath::new();
+    let listener = UnixListener::bind(&path.0).unwrap();
+    let h = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut c = Conn {
+            reader: BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+        };
+        c.hello();
+        let mut ops = Vec::new();
+        let mut k = 0u64;
+        while let Some((id, req)) = c.next_request() {
+            ops.push(req.op());
+            match req {
+                Request::Ports => {
+                    k += 1;
+                    c.ok(
+                        &id,
+                        json!([{
+                            "name": "p0", "id": 0, "devargs": "net_null0", "driver": "net_null",
+                            "link_up": true, "speed_mbps": 0, "switch": "dpf/x switch 0",
+                            "offload": "software",
+                            "rx_packets": 1000 * k, "rx_bytes": 64_000 * k,
+                            "tx_packets": 500 * k, "tx_bytes": 32_000 * k,
+                            "drops": {"no-peer": k, "tx-full": 0},
+                        }]),
+                    );
+                }
+                Request::Flows(f) => {
+                    assert_eq!(f, Default::default(), "top asks for every flow");
+                    c.ok(
+                        &id,
+                        json!({"generation": 3, "flows": [{
+                            "chain": "dpf/x", "switch": 0, "kind": "cross-connect",
+                            "in_port": "p0", "match": "in_port=p0", "action": "output:p1",
+                            "packets": 1000 * k, "bytes": 64_000 * k, "offload": "software",
+                        }]}),
+                    );
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        ops
+    });
+    (path, h)
+}
+
+#[test]
+fn top_json_prints_one_object_per_interval_from_successive_samples() {
+    let (path, server) = live_server();
+    let (code, out, err) = sfcctl(
+        path.as_str(),
+        &["top", "--count", "2", "--interval", "100ms", "-o", "json"],
+        "",
+    );
+    let ops = server.join().unwrap();
+    assert_eq!((code, err.as_str()), (0, ""));
+    // Three samples make two frames.
+    assert_eq!(ops, ["ports", "flows", "ports", "flows", "ports", "flows"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for l in lines {
+        let f: sfc_control::cli::top::Frame = serde_json::from_str(l).unwrap();
+        assert!(f.interval_s >= 0.09, "{f:?}");
+        let p = &f.ports[0];
+        // Each interval saw 1000 rx, 500 tx, 1 drop and 1000 forwarded.
+        let per = |rate: f64| (rate * f.interval_s).round();
+        assert_eq!(
+            (per(p.rx_pps), per(p.tx_pps), per(p.drop_pps)),
+            (1000.0, 500.0, 1.0)
+        );
+        assert_eq!(per(p.rx_bps), 64_000.0 * 8.0);
+        assert_eq!(per(f.switches[0].pps), 1000.0);
+        assert_eq!(f.switches[0].ports, vec!["p0".to_string()]);
+    }
+}
+
+#[test]
+fn stats_prints_one_frame_and_stats_watch_is_top() {
+    let (path, server) = live_server();
+    let (code, out, err) = sfcctl(path.as_str(), &["stats", "--interval", "100ms"], "");
+    assert_eq!(server.join().unwrap().len(), 4, "two samples");
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.starts_with("interval 0."), "{out}");
+    assert_eq!(out.matches("PORT ").count(), 1, "{out}");
+    assert!(out.contains("\nCHAIN "), "{out}");
+    assert!(!out.contains('\x1b'), "no clear-screen when not a terminal");
+
+    let (path, server) = live_server();
+    let (code, out, _) = sfcctl(
+        path.as_str(),
+        &["stats", "--watch", "--count", "2", "--interval", "100ms"],
+        "",
+    );
+    assert_eq!(server.join().unwrap().len(), 6);
+    assert_eq!(code, 0);
+    // Appended frames, a blank line between them.
+    assert_eq!(out.matches("PORT ").count(), 2, "{out}");
+    assert!(out.contains("\n\ninterval "), "{out}");
+}
+
+#[test]
+fn top_clears_the_screen_before_each_frame_on_a_terminal() {
+    let (path, server) = live_server();
+    let argv = [
+        "sfcctl",
+        "--socket",
+        path.as_str(),
+        "top",
+        "--count",
+        "2",
+        "--interval",
+        "100ms",
+    ];
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = cli::run_with(argv, &mut "".as_bytes(), &mut out, &mut err, true);
+    server.join().unwrap();
+    assert_eq!(code, 0);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches(sfc_control::cli::top::CLEAR).count(), 2);
+    assert!(out.starts_with(sfc_control::cli::top::CLEAR));
+}
+
+#[test]
+fn the_binary_top_into_a_pipe_appends_plain_frames() {
+    let (path, server) = live_server();
+    let out = Command::new(env!("CARGO_BIN_EXE_sfcctl"))
+        .args([
+            "--socket",
+            path.as_str(),
+            "top",
+            "--count",
+            "1",
+            "--interval",
+            "100ms",
+        ])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("interval "), "{text}");
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn top_checks_its_arguments_before_connecting() {
+    let path = SockPath::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["top", "--count", "0"], "--count"),
+        (&["top", "--interval", "10ms"], "at least 100ms"),
+        (&["stats", "--interval", "x"], "is not a duration"),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = sfcctl(path.as_str(), args, "");
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(out, "", "{args:?}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn top_stops_with_exit_1_when_sfcd_goes_away() {
+    let (path, server) = serve(|c| {
+        c.hello();
+        let (id, _) = c.request();
+        c.ok(&id, json!([]));
+        let (id, _) = c.request();
+        c.ok(&id, json!({"generation": 1, "flows": []}));
+        // Then hang up mid-watch.
+    });
+    let (code, _, err) = sfcctl(path.as_str(), &["top", "--interval", "100ms"], "");
+    server.join().unwrap();
+    assert_eq!(code, 1);
+    // Refused write or end of stream, depending on timing.
+    assert!(
+        err.contains("closed the connection") || err.contains("Broken pipe"),
+        "{err}"
+    );
 }

@@ -615,3 +615,233 @@ status:
     assert_eq!(back, v, "the YAML reads back as the same value");
     assert_eq!(render::yaml(&json!([])), "[]\n");
 }
+
+// ---- top / stats: rates from two samples, and their frames ----
+
+use sfc_control::cli::top::{self, Frame, Sample};
+
+fn counters(p: PortView, rx: u64, tx: u64, drops: &[(&str, u64)]) -> PortView {
+    PortView {
+        rx_packets: rx,
+        tx_packets: tx,
+        rx_bytes: rx * 100,
+        tx_bytes: tx * 100,
+        drops: drops.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+        ..p
+    }
+}
+
+/// Two samples two seconds apart: p0 and p0_if cross-connected in
+/// dpf/hbn-dpu1 switch 0, pf0vf10 in no switch (dropping), svc attached
+/// between the samples.
+fn samples() -> (Sample, Sample) {
+    let sw = Some("dpf/hbn-dpu1 switch 0");
+    let p0 = port("p0", 0, true, sw, &[]);
+    let pif = port("p0_if", 1, true, sw, &[]);
+    let vf = port("pf0vf10", 11, false, None, &[]);
+    let svc = port("svc", 12, true, None, &[]);
+    let xc = |in_port: &str, out: &str, pk: u64| {
+        flow(
+            "dpf/hbn-dpu1",
+            0,
+            "cross-connect",
+            in_port,
+            &format!("in_port={in_port}"),
+            &format!("output:{out}"),
+            pk,
+        )
+    };
+    let no_switch = |p: &str, pk: u64| FlowView {
+        chain: String::new(),
+        switch: 0,
+        kind: "drop".into(),
+        in_port: p.into(),
+        matches: format!("in_port={p}"),
+        action: "drop (no switch)".into(),
+        packets: pk,
+        bytes: 0,
+        idle_age_ms: None,
+        offload: "software".into(),
+    };
+    let before = Sample {
+        ports: vec![
+            counters(p0.clone(), 1_000, 500, &[("no-switch", 0), ("tx-full", 0)]),
+            counters(pif.clone(), 500, 990, &[("no-switch", 0), ("tx-full", 10)]),
+            counters(vf.clone(), 40, 0, &[("no-switch", 40), ("tx-full", 0)]),
+        ],
+        flows: FlowTable {
+            generation: 6,
+            flows: vec![
+                xc("p0", "p0_if", 1_000),
+                xc("p0_if", "p0", 500),
+                no_switch("pf0vf10", 40),
+            ],
+        },
+    };
+    let after = Sample {
+        ports: vec![
+            counters(
+                p0,
+                3_001_000,
+                1_500_500,
+                &[("no-switch", 0), ("tx-full", 0)],
+            ),
+            counters(
+                pif,
+                1_500_500,
+                3_000_970,
+                &[("no-switch", 0), ("tx-full", 30)],
+            ),
+            counters(vf, 46, 0, &[("no-switch", 46), ("tx-full", 0)]),
+            counters(svc, 9_999, 9_999, &[("no-switch", 0), ("tx-full", 0)]),
+        ],
+        flows: FlowTable {
+            generation: 7,
+            flows: vec![
+                xc("p0", "p0_if", 3_001_000),
+                xc("p0_if", "p0", 1_500_500),
+                no_switch("pf0vf10", 46),
+                no_switch("svc", 0),
+            ],
+        },
+    };
+    (before, after)
+}
+
+#[test]
+fn top_rates_are_differences_over_the_interval() {
+    let (before, after) = samples();
+    let f: Frame = top::rates(&before, &after, 2.0);
+    assert_eq!(f.generation, 7);
+    let p0 = &f.ports[0];
+    assert_eq!((p0.rx_pps, p0.tx_pps), (1_500_000.0, 750_000.0));
+    assert_eq!((p0.rx_bps, p0.tx_bps), (1_200_000_000.0, 600_000_000.0));
+    assert_eq!(p0.drop_pps, 0.0);
+    assert!(
+        p0.drops_pps.is_empty(),
+        "reasons without drops are left out"
+    );
+    let pif = &f.ports[1];
+    assert_eq!(pif.drop_pps, 10.0);
+    assert_eq!(pif.drops_pps.get("tx-full"), Some(&10.0));
+    assert_eq!(f.ports[2].drops_pps.get("no-switch"), Some(&3.0));
+    // A port attached between the samples has no rate yet.
+    let svc = &f.ports[3];
+    assert_eq!((svc.rx_pps, svc.tx_pps, svc.drop_pps), (0.0, 0.0, 0.0));
+    assert_eq!(f.totals.rx_pps, 1_500_000.0 + 750_000.0 + 3.0);
+    assert_eq!(f.totals.drop_pps, 13.0);
+    // One switch: both cross-connect flows forwarded; ports from `ports`.
+    assert_eq!(f.switches.len(), 1);
+    let s = &f.switches[0];
+    assert_eq!(
+        (s.chain.as_str(), s.switch, s.flows),
+        ("dpf/hbn-dpu1", 0, 2)
+    );
+    assert_eq!(s.ports, vec!["p0".to_string(), "p0_if".to_string()]);
+    assert_eq!((s.pps, s.drop_pps), (2_250_000.0, 0.0));
+}
+
+#[test]
+fn top_counters_that_go_back_are_no_traffic() {
+    let (before, after) = samples();
+    // Swapped: every counter went back (a restarted sfcd).
+    let f = top::rates(&after, &before, 1.0);
+    assert!(f.ports.iter().all(|p| p.rx_pps == 0.0 && p.tx_pps == 0.0));
+    assert_eq!(f.totals, top::Totals::default());
+    assert_eq!(f.switches[0].pps, 0.0);
+    // A zero-length interval gives zeros, not infinities.
+    let f = top::rates(&before, &after, 0.0);
+    assert_eq!(f.totals, top::Totals::default());
+}
+
+#[test]
+fn top_frame_table_snapshot() {
+    let (before, after) = samples();
+    let f = top::rates(&before, &after, 2.0);
+    let want = "\
+interval 2.0s   generation 7   rx 2.25Mpps   tx 2.25Mpps   drops 13/s
+
+PORT      LINK   SWITCH                  RX-PPS   TX-PPS    RX-BPS    TX-BPS   DROP/S
+p0        up     dpf/hbn-dpu1 switch 0    1.50M   750.0k     1.20G   600.00M        0
+p0_if     up     dpf/hbn-dpu1 switch 0   750.0k    1.50M   600.00M     1.20G       10
+pf0vf10   down   -                          3.0        0      2.4k         0      3.0
+svc       up     -                            0        0         0         0        0
+
+CHAIN          SWITCH   PORTS      FLOWS     PPS   DROP/S
+dpf/hbn-dpu1        0   p0,p0_if       2   2.25M        0
+";
+    assert_eq!(top::frame(&f, false), want);
+    let wide = top::frame(&f, true);
+    assert!(wide.contains("DROP-REASONS"), "{wide}");
+    assert!(wide.contains("tx-full=10"), "{wide}");
+    assert!(wide.contains("no-switch=3.0"), "{wide}");
+}
+
+#[test]
+fn top_frames_are_cleared_on_a_terminal_and_appended_otherwise() {
+    let (before, after) = samples();
+    let f = top::rates(&before, &after, 2.0);
+    let body = top::frame(&f, false);
+    use sfc_control::cli::Output;
+    assert_eq!(
+        top::output(&f, 0, Output::Table, true),
+        format!("{}{body}", top::CLEAR)
+    );
+    assert_eq!(
+        top::output(&f, 3, Output::Table, true),
+        format!("{}{body}", top::CLEAR)
+    );
+    assert_eq!(top::output(&f, 0, Output::Table, false), body);
+    assert_eq!(
+        top::output(&f, 1, Output::Table, false),
+        format!("\n{body}")
+    );
+    // JSON: one line per interval, never a clear-screen.
+    let j = top::output(&f, 1, Output::Json, true);
+    assert_eq!(j.matches('\n').count(), 1);
+    assert!(!j.contains('\x1b'));
+    let back: Frame = serde_json::from_str(&j).unwrap();
+    assert_eq!(back, f);
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(v["ports"][0]["rx_pps"], json!(1_500_000.0));
+    assert_eq!(v["switches"][0]["pps"], json!(2_250_000.0));
+    assert_eq!(v["totals"]["drop_pps"], json!(13.0));
+    let y = top::output(&f, 0, Output::Yaml, false);
+    assert!(y.starts_with("---\ninterval_s: 2.0\n"), "{y}");
+}
+
+#[test]
+fn top_rates_are_printed_with_si_prefixes() {
+    let cases = [
+        (0.0, "0"),
+        (-5.0, "0"),
+        (f64::NAN, "0"),
+        (0.25, "0.2"),
+        (7.5, "7.5"),
+        (9.96, "10"),
+        (950.0, "950"),
+        (999.4, "999"),
+        (999.6, "1.0k"),
+        (12_345.0, "12.3k"),
+        (999_949.0, "999.9k"),
+        (999_950.0, "1.00M"),
+        (1_490_000.0, "1.49M"),
+        (9_410_000_000.0, "9.41G"),
+    ];
+    for (v, want) in cases {
+        assert_eq!(top::si(v), want, "{v}");
+    }
+}
+
+#[test]
+fn top_without_ports_or_switches_says_so() {
+    let empty = Sample {
+        ports: vec![],
+        flows: FlowTable::default(),
+    };
+    let f = top::rates(&empty, &empty, 1.0);
+    assert_eq!(
+        top::frame(&f, false),
+        "interval 1.0s   generation 0   rx 0pps   tx 0pps   drops 0/s\n\nNo ports.\n\nNo switches.\n"
+    );
+}

@@ -3,12 +3,14 @@
 //! them together with injected stdin/stdout/stderr so tests can drive it.
 //!
 //! Exit codes: [`EXIT_OK`] 0, [`EXIT_ERROR`] 1 (an error answer, or a
-//! failure after connecting), [`EXIT_USAGE`] 2 (bad arguments, found by
-//! clap or by the local checks), [`EXIT_UNREACHABLE`] 3 (cannot connect).
+//! failure after connecting; `status` when sfcd is not ready),
+//! [`EXIT_USAGE`] 2 (bad arguments, found by clap or by the local checks),
+//! [`EXIT_UNREACHABLE`] 3 (cannot connect).
 
 pub mod client;
 pub mod manifest;
 pub mod render;
+pub mod top;
 pub mod wait;
 
 use std::collections::BTreeMap;
@@ -129,8 +131,26 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         port: Option<String>,
     },
-    /// Readiness, node, uptime, generation, workers and port links.
-    Status,
+    /// Readiness, node, uptime, generation, workers and port links. Exits 0
+    /// when sfcd is ready, 1 when it is not: a readiness probe.
+    Status {
+        /// Print nothing, not even errors: only the exit code (0 ready, 1 not
+        /// ready or an error answer, 3 sfcd unreachable).
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Live rates per port and per switch, refreshed every interval until
+    /// interrupted (or --count frames).
+    Top(TopArgs),
+    /// Rates per port and per switch over one interval; with --watch, the
+    /// live view of `top`.
+    Stats {
+        /// Keep refreshing, like `top`.
+        #[arg(short, long)]
+        watch: bool,
+        #[command(flatten)]
+        every: TopArgs,
+    },
     /// sfcctl's version and the server's (from its hello).
     Version,
     /// Print a shell completion script to stdout.
@@ -175,6 +195,31 @@ pub struct WaitCmd {
     pub for_: wait::WaitFor,
     #[command(flatten)]
     pub object: ObjectCmd,
+}
+
+/// `top`'s pace: how often and how many frames.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TopArgs {
+    /// Stop after N frames (default: `top` and `stats --watch` run until
+    /// interrupted; `stats` prints one).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Time between samples: 1s, 500ms, 2s, ... (at least 100ms).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: Duration,
+}
+
+/// A `top` interval: a duration as `--timeout` takes it, at least
+/// [`top::MIN_INTERVAL`].
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_timeout(s)?;
+    if d < top::MIN_INTERVAL {
+        return Err(format!(
+            "{s:?}: the interval must be at least {}",
+            human_duration(top::MIN_INTERVAL)
+        ));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -296,7 +341,24 @@ impl From<ClientError> for Failure {
 }
 
 /// Runs sfcctl with `args` (program name first) and returns the exit code.
+/// Output is taken not to be a terminal (see [`run_with`]).
 pub fn run<I, T>(args: I, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with(args, stdin, out, err, false)
+}
+
+/// [`run`], told whether `out` is a terminal (`top` then clears the screen
+/// before each frame instead of appending frames).
+pub fn run_with<I, T>(
+    args: I,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    tty: bool,
+) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -315,6 +377,23 @@ where
             return code;
         }
     };
+    // The live view writes frame by frame.
+    if let Some((every, count)) = live(&cli.command) {
+        return match top::run(&cli, every.interval, count, out, tty) {
+            Ok(()) => EXIT_OK,
+            Err(f) => {
+                let _ = writeln!(err, "{}", f.message);
+                f.code
+            }
+        };
+    }
+    // `status --quiet`: the exit code says it all.
+    if matches!(cli.command, Command::Status { quiet: true }) {
+        return match execute(&cli, stdin) {
+            Ok(_) => EXIT_OK,
+            Err(f) => f.code,
+        };
+    }
     match execute(&cli, stdin) {
         Ok(text) => match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
             Ok(()) => EXIT_OK,
@@ -335,8 +414,58 @@ where
     }
 }
 
-/// Does what `cli` says and returns the text for stdout.
+/// `top` and `stats`: their pace and how many frames (None: until
+/// interrupted).
+fn live(command: &Command) -> Option<(&TopArgs, Option<u64>)> {
+    match command {
+        Command::Top(every) => Some((every, every.count)),
+        Command::Stats { watch: true, every } => Some((every, every.count)),
+        Command::Stats {
+            watch: false,
+            every,
+        } => Some((every, Some(every.count.unwrap_or(1)))),
+        _ => None,
+    }
+}
+
+/// Why sfcd says it is not ready, from its `status` answer.
+pub fn not_ready_reason(s: &StatusView) -> String {
+    if s.workers.is_empty() {
+        return "sfcd is not ready: it has no workers".to_string();
+    }
+    let stale: Vec<String> = s
+        .workers
+        .iter()
+        .filter(|w| w.last_poll_age_ms >= 1000)
+        .map(|w| {
+            format!(
+                "worker {} last polled {} ago",
+                w.index,
+                render::duration_ms(w.last_poll_age_ms)
+            )
+        })
+        .collect();
+    if stale.is_empty() {
+        "sfcd is not ready".to_string()
+    } else {
+        format!("sfcd is not ready: {}", stale.join(", "))
+    }
+}
+
+/// Does what `cli` says and returns the text for stdout. `top` (and
+/// `stats`) are run to the end here and their frames returned at once;
+/// [`run`] streams them instead.
 pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
+    if let Some((every, count)) = live(&cli.command) {
+        let Some(count) = count else {
+            return Err(Failure::usage(
+                "a live view without --count never ends; give --count N",
+            ));
+        };
+        let mut buf = Vec::new();
+        top::run(cli, every.interval, Some(count), &mut buf, false)?;
+        return Ok(String::from_utf8_lossy(&buf).into_owned());
+    }
     let structured = structured(cli.output);
     let wide = cli.output == Output::Wide;
     // Commands that need no server, and local checks before connecting.
@@ -386,7 +515,9 @@ pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
             switch: *switch,
             port: port.clone(),
         })),
-        Command::Status => Some(Request::Status),
+        Command::Status { .. } => Some(Request::Status),
+        // Run by `live` above.
+        Command::Top(_) | Command::Stats { .. } => return Ok(String::new()),
     };
     let mut client = Client::connect(&cli.socket, cli.answer_timeout())?;
     let Some(req) = req else {
@@ -401,6 +532,21 @@ pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
         return Ok(render::version(env!("CARGO_PKG_VERSION"), hello));
     };
     let result = client.call(&req)?;
+    if let Request::Status = req {
+        let view = decode::<StatusView>(req.op(), result.clone())?;
+        let text = match structured {
+            Some(fmt) => fmt(&result),
+            None => render::status(&view),
+        };
+        if view.ready {
+            return Ok(text);
+        }
+        return Err(Failure {
+            code: EXIT_ERROR,
+            message: not_ready_reason(&view),
+            partial: text,
+        });
+    }
     if let Some(fmt) = structured {
         return Ok(fmt(&match (&cli.command, &req) {
             (Command::Get { namespace, .. }, Request::List { .. }) => {
@@ -461,6 +607,7 @@ pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
         )),
         Request::Detach { name } => Ok(render::detached(name)),
         Request::Flows(_) => Ok(render::flows(&decode::<FlowTable>(op, result)?)),
+        // Answered above.
         Request::Status => Ok(render::status(&decode::<StatusView>(op, result)?)),
         Request::Hello => Ok(render::json(&result)),
     }
