@@ -296,10 +296,12 @@ pub fn decode_request(line: &str) -> (Value, Result<Request, ProtocolError>) {
         return (Value::Null, bad("request is not a JSON object".into()));
     };
     let id = m.remove("id").unwrap_or(Value::Null);
-    if !(id.is_number() || id.is_string()) {
+    // An integer or a string: a float id (e.g. an integer too large for 64
+    // bits) would not come back exactly, so the client could not pair it.
+    if !(id.is_u64() || id.is_i64() || id.is_string()) {
         return (
             Value::Null,
-            bad("request has no \"id\" (a number or a string)".into()),
+            bad("request has no \"id\" (an integer or a string)".into()),
         );
     }
     if let Some(ver) = m.remove("version") {

@@ -5,4 +5,5 @@
 pub mod daemon;
 pub mod dpdk;
 pub mod engine;
+pub mod offload;
 pub mod switch;

@@ -391,23 +391,43 @@ fn pair_ptr<T>(r: &T) -> *const c_void {
 }
 
 /// The pattern as C items, with the spec/mask structs they point to.
+/// Boxed: the items point into them, and a Vec moves its elements when it
+/// grows.
+#[allow(clippy::vec_box)]
 struct RawPattern {
     items: Vec<sfc_ffi::rte_flow_item>,
     _ethdev: Vec<Box<[sfc_ffi::rte_flow_item_ethdev; 2]>>,
     _eth: Vec<Box<[sfc_ffi::rte_flow_item_eth; 2]>>,
 }
 
-fn raw_eth(dst: [u8; 6], src: [u8; 6], ether_type: u16) -> sfc_ffi::rte_flow_item_eth {
-    sfc_ffi::rte_flow_item_eth {
-        __bindgen_anon_1: sfc_ffi::rte_flow_item_eth__bindgen_ty_1 {
-            __bindgen_anon_1: sfc_ffi::rte_flow_item_eth__bindgen_ty_1__bindgen_ty_1 {
-                dst: sfc_ffi::rte_ether_addr { addr_bytes: dst },
-                src: sfc_ffi::rte_ether_addr { addr_bytes: src },
-                type_: ether_type.to_be(),
-            },
-        },
-        ..Default::default()
+/// A boxed C struct with every byte zero, padding included: drivers
+/// compare spec and mask structs bytewise (net_tap rejects an eth mask
+/// with stray padding bits), so they must never hold garbage.
+fn zeroed_box<T: Copy>() -> Box<T> {
+    let layout = std::alloc::Layout::new::<T>();
+    assert!(layout.size() > 0, "zero-sized FFI struct");
+    // SAFETY: the layout is T's and non-zero-sized; a null return is
+    // handled; all-zero bytes are a valid value of the plain C structs
+    // used here (integers, byte arrays, unions of them); Box::from_raw
+    // takes memory from the global allocator with T's layout.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Box::from_raw(p)
     }
+}
+
+/// Sets the header fields of an eth item in place (padding untouched).
+fn set_eth(e: &mut sfc_ffi::rte_flow_item_eth, dst: [u8; 6], src: [u8; 6], ether_type: u16) {
+    e.__bindgen_anon_1 = sfc_ffi::rte_flow_item_eth__bindgen_ty_1 {
+        hdr: sfc_ffi::rte_ether_hdr {
+            dst_addr: sfc_ffi::rte_ether_addr { addr_bytes: dst },
+            src_addr: sfc_ffi::rte_ether_addr { addr_bytes: src },
+            ether_type: ether_type.to_be(),
+        },
+    };
 }
 
 impl RawPattern {
@@ -422,10 +442,9 @@ impl RawPattern {
         for item in pattern {
             let (type_, spec, mask): (u32, *const c_void, *const c_void) = match *item {
                 Item::RepresentedPort { port_id } => {
-                    let b = Box::new([
-                        sfc_ffi::rte_flow_item_ethdev { port_id },
-                        sfc_ffi::rte_flow_item_ethdev { port_id: u16::MAX },
-                    ]);
+                    let mut b: Box<[sfc_ffi::rte_flow_item_ethdev; 2]> = zeroed_box();
+                    b[0].port_id = port_id;
+                    b[1].port_id = u16::MAX;
                     let (s, m) = (pair_ptr(&b[0]), pair_ptr(&b[1]));
                     raw._ethdev.push(b);
                     (
@@ -439,17 +458,19 @@ impl RawPattern {
                     src,
                     ether_type,
                 } => {
-                    let spec = raw_eth(
+                    let mut b: Box<[sfc_ffi::rte_flow_item_eth; 2]> = zeroed_box();
+                    set_eth(
+                        &mut b[0],
                         dst.unwrap_or_default(),
                         src.unwrap_or_default(),
                         ether_type.unwrap_or_default(),
                     );
-                    let mask = raw_eth(
+                    set_eth(
+                        &mut b[1],
                         if dst.is_some() { [0xff; 6] } else { [0; 6] },
                         if src.is_some() { [0xff; 6] } else { [0; 6] },
                         if ether_type.is_some() { 0xffff } else { 0 },
                     );
-                    let b = Box::new([spec, mask]);
                     let (s, m) = (pair_ptr(&b[0]), pair_ptr(&b[1]));
                     raw._eth.push(b);
                     (sfc_ffi::rte_flow_item_type_RTE_FLOW_ITEM_TYPE_ETH, s, m)
@@ -475,7 +496,9 @@ impl RawPattern {
     }
 }
 
-/// The actions as C actions, with the conf structs they point to.
+/// The actions as C actions, with the conf structs they point to (boxed,
+/// as in [`RawPattern`]).
+#[allow(clippy::vec_box)]
 struct RawActions {
     actions: Vec<sfc_ffi::rte_flow_action>,
     _ethdev: Vec<Box<sfc_ffi::rte_flow_action_ethdev>>,
@@ -494,9 +517,8 @@ impl RawActions {
         for a in actions {
             let (type_, conf): (u32, *const c_void) = match *a {
                 Action::RepresentedPort { port_id } => {
-                    let b = Box::new(sfc_ffi::rte_flow_action_ethdev {
-                        port_id: if masks { 0 } else { port_id },
-                    });
+                    let mut b: Box<sfc_ffi::rte_flow_action_ethdev> = zeroed_box();
+                    b.port_id = if masks { 0 } else { port_id };
                     let p = pair_ptr(&*b);
                     raw._ethdev.push(b);
                     (
@@ -514,9 +536,8 @@ impl RawActions {
                     std::ptr::null(),
                 ),
                 Action::Jump { group } => {
-                    let b = Box::new(sfc_ffi::rte_flow_action_jump {
-                        group: if masks { 0 } else { group },
-                    });
+                    let mut b: Box<sfc_ffi::rte_flow_action_jump> = zeroed_box();
+                    b.group = if masks { 0 } else { group };
                     let p = pair_ptr(&*b);
                     raw._jump.push(b);
                     (sfc_ffi::rte_flow_action_type_RTE_FLOW_ACTION_TYPE_JUMP, p)
@@ -591,13 +612,20 @@ pub fn pick_transfer_proxy(port: u16) -> Result<u16> {
 /// not all in one switch domain. Ports without a domain pass together (the
 /// driver decides); a port with a domain never joins one without.
 fn check_domains(port: u16, spec: &FlowSpec) -> Result<()> {
+    check_domains_with(port, spec, switch_domain)
+}
+
+fn check_domains_with(
+    port: u16,
+    spec: &FlowSpec,
+    switch_domain: impl Fn(u16) -> Result<Option<u16>>,
+) -> Result<()> {
     if !spec.attr.transfer {
         return Ok(());
     }
-    let mut ports = spec.ports();
-    if !ports.contains(&port) {
-        ports.push(port);
-    }
+    // The proxy first, so the message reads from it.
+    let mut ports = vec![port];
+    ports.extend(spec.ports().into_iter().filter(|p| *p != port));
     let mut seen: Vec<(u16, Option<u16>)> = Vec::with_capacity(ports.len());
     for p in ports {
         seen.push((p, switch_domain(p)?));
@@ -1515,6 +1543,47 @@ mod tests {
         assert_eq!(md, [0xff; 6]);
         assert_eq!(ms, [0; 6]);
         assert!(raw.items[2].spec.is_null() && raw.items[2].mask.is_null());
+        // Every byte that is not a matched field is zero, padding included.
+        let size = std::mem::size_of::<sfc_ffi::rte_flow_item_eth>();
+        // SAFETY (test): reads the bytes of a live, initialised struct.
+        let mask = unsafe {
+            std::slice::from_raw_parts(
+                (&raw._eth[0][1] as *const sfc_ffi::rte_flow_item_eth).cast::<u8>(),
+                size,
+            )
+        };
+        assert_eq!(&mask[..6], &[0xff; 6]);
+        assert!(mask[6..].iter().all(|b| *b == 0), "{mask:?}");
+    }
+
+    #[test]
+    fn a_transfer_rule_across_switch_domains_is_refused_before_the_driver() {
+        let domains = |p: u16| -> Result<Option<u16>> {
+            Ok(match p {
+                0..=2 => Some(1),
+                3 => Some(2),
+                _ => None,
+            })
+        };
+        assert!(check_domains_with(0, &xc(1, 2), domains).is_ok());
+        let e = check_domains_with(0, &xc(1, 3), domains);
+        assert_eq!(
+            e,
+            Err(FlowError::SwitchDomain {
+                proxy: 0,
+                detail: "port 0 is in domain 1, port 3 in domain 2".into()
+            })
+        );
+        assert!(matches!(
+            check_domains_with(0, &xc(1, 4), domains),
+            Err(FlowError::SwitchDomain { .. })
+        ));
+        // Ports without domains: the driver decides.
+        assert!(check_domains_with(4, &xc(5, 6), domains).is_ok());
+        // Not a transfer rule: no E-Switch involved.
+        let mut ingress = xc(1, 3);
+        ingress.attr.transfer = false;
+        assert!(check_domains_with(0, &ingress, domains).is_ok());
     }
 
     #[test]

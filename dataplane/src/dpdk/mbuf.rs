@@ -99,6 +99,33 @@ impl Mbuf {
         true
     }
 
+    /// Appends `bytes` and returns the packet's first segment writable
+    /// (one refcount check for both): how a generator fills a fresh mbuf
+    /// and then stamps it. `None` if shared or out of tailroom.
+    #[inline]
+    pub fn append_mut(&mut self, bytes: &[u8]) -> Option<&mut [u8]> {
+        let len = u16::try_from(bytes.len()).ok()?;
+        if self.refcnt() != 1 {
+            return None;
+        }
+        // SAFETY: rte_pktmbuf_append returns null or a pointer to `len`
+        // fresh bytes inside this solely owned buffer; the returned slice
+        // covers data_off..data_off+data_len of that buffer, borrowed from
+        // &mut self, so no other reader or writer exists while it lives.
+        unsafe {
+            let p = sfc_ffi::rte_pktmbuf_append(self.0.as_ptr(), len);
+            if p.is_null() {
+                return None;
+            }
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), p as *mut u8, bytes.len());
+            let m = self.0.as_ref();
+            Some(std::slice::from_raw_parts_mut(
+                (m.buf_addr as *mut u8).add(usize::from(m.data_off)),
+                usize::from(m.data_len),
+            ))
+        }
+    }
+
     /// One more owner of the same buffer (refcount + 1): how a flood sends
     /// one packet to several ports without copying it.
     #[inline]
@@ -192,6 +219,18 @@ impl Burst {
         // SAFETY: slots 0..len hold owned non-null mbuf pointers, and Mbuf
         // is a repr(transparent) NonNull<rte_mbuf>: same layout.
         unsafe { std::slice::from_raw_parts(self.slots.as_ptr().cast::<Mbuf>(), self.len) }
+    }
+
+    /// The packets, mutable (e.g. to fill mbufs from [`Mempool::alloc_bulk`]).
+    ///
+    /// [`Mempool::alloc_bulk`]: super::Mempool::alloc_bulk
+    #[inline]
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Mbuf> {
+        // SAFETY: as in `as_slice`; &mut self makes the access exclusive and
+        // an Mbuf can only be changed in place, not replaced by a non-owned
+        // pointer, through &mut Mbuf (its field is private).
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr().cast::<Mbuf>(), self.len) }
+            .iter_mut()
     }
 
     /// The packet at `i`.

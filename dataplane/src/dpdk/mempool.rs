@@ -4,7 +4,7 @@ use std::ffi::CString;
 use std::ptr::NonNull;
 
 use super::error::{rte_errno, strerror, DpdkError, Result};
-use super::mbuf::Mbuf;
+use super::mbuf::{Burst, Mbuf, BURST_SIZE};
 
 /// An mbuf pool (`rte_pktmbuf_pool_create`). Ports and queues hold it in an
 /// `Arc`, so it outlives every mbuf the drivers can hand back.
@@ -83,6 +83,28 @@ impl Mempool {
         // SAFETY: the pool is valid; a non-null result is a fresh mbuf with
         // refcount 1 whose ownership passes to the Mbuf.
         unsafe { Mbuf::from_raw(sfc_ffi::rte_pktmbuf_alloc(self.ptr.as_ptr())) }
+    }
+
+    /// Fills `burst` (emptied first) with `n` fresh mbufs (at most
+    /// `BURST_SIZE`) in one call; false, and an empty burst, when the pool
+    /// has fewer than `n` free.
+    pub fn alloc_bulk(&self, burst: &mut Burst, n: usize) -> bool {
+        burst.clear();
+        let n = n.min(BURST_SIZE);
+        if n == 0 {
+            return true;
+        }
+        // SAFETY: the pool is valid; the burst's array has BURST_SIZE >= n
+        // empty slots; on success (0) all n are fresh mbufs (refcount 1)
+        // that the burst now owns, on failure none was taken.
+        let ret =
+            unsafe { sfc_ffi::rte_pktmbuf_alloc_bulk(self.ptr.as_ptr(), burst.rx_ptr(), n as u32) };
+        if ret != 0 {
+            return false;
+        }
+        // SAFETY: the first n slots hold owned mbufs (above).
+        unsafe { burst.set_len_after_rx(n) };
+        true
     }
 
     /// An mbuf holding a copy of `bytes` (for generators and tests).

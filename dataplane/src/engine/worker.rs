@@ -38,6 +38,20 @@ pub struct Worker {
     pub clock: TscClock,
 }
 
+/// The engine clock, read at most once per poll loop and only if needed.
+struct LazyNow<'a> {
+    clock: &'a TscClock,
+    ms: Option<u32>,
+}
+
+impl LazyNow<'_> {
+    #[inline]
+    fn get(&mut self) -> u32 {
+        let clock = self.clock;
+        *self.ms.get_or_insert_with(|| clock.now_ms())
+    }
+}
+
 /// Per-output-port TX batches of one worker and the list of those in use.
 struct TxBatches {
     out: Vec<Burst>,
@@ -96,7 +110,10 @@ impl Worker {
                 self.apply_commands();
             }
             // The clock is read only when a learning switch needs it.
-            let mut now = None;
+            let mut now = LazyNow {
+                clock: &self.clock,
+                ms: None,
+            };
             let mut busy = false;
             for qi in 0..self.rx.len() {
                 let n = self.rx[qi].recv(&mut burst);
@@ -112,7 +129,6 @@ impl Worker {
                     &mut batches,
                     &mut self.tx,
                     &self.stats,
-                    &self.clock,
                     &mut now,
                 );
             }
@@ -166,8 +182,7 @@ fn forward(
     batches: &mut TxBatches,
     tx: &mut [Option<TxQueue>],
     stats: &WorkerStats,
-    clock: &TscClock,
-    now: &mut Option<u32>,
+    now: &mut LazyNow<'_>,
 ) {
     let Some(pc) = stats.ports.get(usize::from(in_port)) else {
         burst.clear();
@@ -211,7 +226,7 @@ fn forward(
             }
         }
         PortAction::Switch(_) => {
-            let now = *now.get_or_insert_with(|| clock.now_ms());
+            let now = now.get();
             for m in burst.drain() {
                 let (decision, learned) = state.classify_learn(in_port, m.data(), m.pkt_len(), now);
                 match learned {

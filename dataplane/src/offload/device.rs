@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::dpdk::flow::{self, FlowApi, FlowCount, FlowError, FlowRule, FlowSpec, TemplateConfig, TemplateTable};
+use crate::dpdk::flow::{
+    self, FlowApi, FlowCount, FlowError, FlowRule, FlowSpec, TemplateConfig, TemplateTable,
+};
 use crate::switch::PortId;
 
 /// What probing a port found.

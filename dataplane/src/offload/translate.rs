@@ -1,11 +1,12 @@
 //! Forwarding state -> hardware rules, and the diff between two rule sets.
 //!
-//! [`translate`] is the whole translation. A flow is offloaded only when
+//! [`translate`] and [`translate_switch`] (with the two rule builders
+//! below it) are the whole translation. A flow is offloaded only when
 //! one rule matches exactly what the software path matches and does
 //! exactly what it does; anything else stays in software with the reason
 //! (never a rule wider or narrower than the software one).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::rule::{Desired, LearnedMacs, Refusal, RuleFlow, RuleKey, Topology};
@@ -19,37 +20,44 @@ pub fn translate(state: &ForwardingState, ports: &Topology, learned: &LearnedMac
     let mut labels: HashSet<&str> = HashSet::new();
     for spec in state.specs() {
         let label: Arc<str> = Arc::from(spec.name.as_str());
-        let members = distinct(&spec.ports);
-        if !labels.insert(spec.name.as_str()) {
-            for &p in &members {
-                out.push(refused(&label, p, None, Refusal::DuplicateSwitch));
-            }
-            continue;
-        }
-        match members.as_slice() {
-            // Alone in its switch, a port drops in software: nothing to do.
-            [] | [_] => {}
-            // A cross-connect: every frame from A goes to B, and back.
-            &[a, b] => {
-                out.push(port_to_port(&label, a, None, b, ports));
-                out.push(port_to_port(&label, b, None, a, ports));
-            }
-            // A learning switch: a frame from peer Q to a MAC learned on P
-            // goes to P. Everything else floods the peers: software.
-            _ => {
-                for &p in &members {
-                    out.push(refused(&label, p, None, Refusal::Flood));
-                }
-                if let Some(macs) = learned.get(spec.name.as_str()) {
-                    for (&mac, &port) in macs {
-                        learned_mac_rules(&label, &members, mac, port, ports, &mut out);
-                    }
-                }
-            }
+        if labels.insert(spec.name.as_str()) {
+            translate_switch(&label, &spec.ports, ports, learned.get(&label), &mut out);
+        } else {
+            duplicate(&label, &spec.ports, &mut out);
         }
     }
     out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     out
+}
+
+/// The flows of one switch with ports `ports` (as its spec lists them).
+pub fn translate_switch(
+    label: &Arc<str>,
+    ports: &[PortId],
+    topo: &Topology,
+    learned: Option<&BTreeMap<MacAddr, PortId>>,
+    out: &mut Vec<Desired>,
+) {
+    let members = distinct(ports);
+    match members.as_slice() {
+        // Alone in its switch, a port drops in software: nothing to do.
+        [] | [_] => {}
+        // A cross-connect: every frame from A goes to B, and back.
+        &[a, b] => {
+            out.push(port_to_port(label, a, None, b, topo));
+            out.push(port_to_port(label, b, None, a, topo));
+        }
+        // A learning switch: a frame from peer Q to a MAC learned on P goes
+        // to P. Everything else floods the peers: software.
+        _ => {
+            for &p in &members {
+                out.push(refused(label, p, None, Refusal::Flood));
+            }
+            for (&mac, &port) in learned.into_iter().flatten() {
+                learned_mac_rules(label, &members, mac, port, topo, out);
+            }
+        }
+    }
 }
 
 /// The rules of one learned MAC `mac` on `port` of a learning switch with
@@ -100,7 +108,9 @@ fn port_to_port(
                 out_domain: o.domain,
             });
         }
-        if i.proxy != o.proxy {
+        // Without switch domains there is no E-Switch to compare proxies
+        // in: the driver answers.
+        if i.domain.is_some() && i.proxy != o.proxy {
             return Err(Refusal::Proxies {
                 in_port,
                 in_proxy: i.proxy,
@@ -144,6 +154,108 @@ fn refused(label: &Arc<str>, in_port: PortId, dst: Option<MacAddr>, why: Refusal
         },
         flow: Err(why),
     }
+}
+
+/// A second switch with a label already used: its keys would collide with
+/// the first's, so its flows stay in software.
+fn duplicate(label: &Arc<str>, ports: &[PortId], out: &mut Vec<Desired>) {
+    for p in distinct(ports) {
+        out.push(refused(label, p, None, Refusal::DuplicateSwitch));
+    }
+}
+
+/// A switch label a new state adds, changes or removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub label: Arc<str>,
+    /// Indices of the new state's specs with this label, in order (more
+    /// than one: duplicates; none: the switch is gone).
+    pub specs: Vec<usize>,
+}
+
+/// The switches a new state adds, removes or changes (their ports, in
+/// order, or duplicates); the others keep their rules as they are.
+pub fn changed_switches(old: &ForwardingState, new: &ForwardingState) -> Vec<Change> {
+    fn by_label(s: &ForwardingState) -> HashMap<&str, Vec<usize>> {
+        let mut m: HashMap<&str, Vec<usize>> = HashMap::with_capacity(s.specs().len());
+        for (i, spec) in s.specs().iter().enumerate() {
+            m.entry(spec.name.as_str()).or_default().push(i);
+        }
+        m
+    }
+    let (o, n) = (by_label(old), by_label(new));
+    let same = |a: &[usize], b: &[usize]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(i, j)| old.specs()[*i].ports == new.specs()[*j].ports)
+    };
+    let mut out: Vec<Change> = Vec::new();
+    for (i, spec) in new.specs().iter().enumerate() {
+        let label = spec.name.as_str();
+        let Some(now) = n.get(label) else { continue };
+        if now.first() != Some(&i) {
+            continue; // the label's first spec stands for all of them
+        }
+        if !o.get(label).is_some_and(|was| same(was, now)) {
+            out.push(Change {
+                label: Arc::from(label),
+                specs: now.clone(),
+            });
+        }
+    }
+    let mut gone: HashSet<&str> = HashSet::new();
+    for spec in old.specs() {
+        let label = spec.name.as_str();
+        if !n.contains_key(label) && gone.insert(label) {
+            out.push(Change {
+                label: Arc::from(label),
+                specs: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// The flows of one changed switch label in `state` (the new state of
+/// [`changed_switches`]), sorted.
+pub fn translate_change(
+    state: &ForwardingState,
+    change: &Change,
+    ports: &Topology,
+    learned: &LearnedMacs,
+) -> Vec<Desired> {
+    let mut out = Vec::new();
+    let label = &change.label;
+    for (n, spec) in change
+        .specs
+        .iter()
+        .filter_map(|i| state.specs().get(*i))
+        .enumerate()
+    {
+        if n == 0 {
+            translate_switch(label, &spec.ports, ports, learned.get(label), &mut out);
+        } else {
+            duplicate(label, &spec.ports, &mut out);
+        }
+    }
+    out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// The key range of every flow of one switch label.
+pub fn label_range(label: &Arc<str>) -> std::ops::RangeInclusive<RuleKey> {
+    let lo = RuleKey {
+        switch: label.clone(),
+        dst: None,
+        in_port: 0,
+    };
+    let hi = RuleKey {
+        switch: label.clone(),
+        dst: Some(MacAddr(u64::MAX)),
+        in_port: PortId::MAX,
+    };
+    lo..=hi
 }
 
 /// The ports of a spec, each once, in order (as the state builds them).
@@ -226,8 +338,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::super::rule::PortTopo;
     use super::*;
     use crate::switch::{StateConfig, SwitchSpec};
@@ -297,25 +407,21 @@ mod tests {
     #[test]
     fn cross_connect_is_two_port_to_port_rules_with_count() {
         let st = state(&[("ns/xc switch 0", &[3, 1])]);
-        let t = translate(&st, &topo(&[(1, Some(7)), (3, Some(7))]), &LearnedMacs::new());
+        let t = translate(
+            &st,
+            &topo(&[(1, Some(7)), (3, Some(7))]),
+            &LearnedMacs::new(),
+        );
         assert_eq!(
             t,
             vec![
                 Desired {
                     key: key("ns/xc switch 0", None, 1),
-                    flow: rule(
-                        0,
-                        vec![Item::RepresentedPort { port_id: 1 }, Item::End],
-                        3
-                    ),
+                    flow: rule(0, vec![Item::RepresentedPort { port_id: 1 }, Item::End], 3),
                 },
                 Desired {
                     key: key("ns/xc switch 0", None, 3),
-                    flow: rule(
-                        0,
-                        vec![Item::RepresentedPort { port_id: 3 }, Item::End],
-                        1
-                    ),
+                    flow: rule(0, vec![Item::RepresentedPort { port_id: 3 }, Item::End], 1),
                 },
             ]
         );
@@ -393,7 +499,11 @@ mod tests {
         );
         // A MAC "learned" on a cross-connect changes nothing there.
         learned.insert(Arc::from("xc"), BTreeMap::from([(MacAddr(M), 4)]));
-        let t = translate(&st, &topo(&[(1, None), (2, None), (3, None), (4, None), (5, None)]), &learned);
+        let t = translate(
+            &st,
+            &topo(&[(1, None), (2, None), (3, None), (4, None), (5, None)]),
+            &learned,
+        );
         assert!(t.iter().all(|d| d.key.dst.is_none()), "{t:?}");
         assert_eq!(t.iter().filter(|d| d.flow.is_ok()).count(), 2);
     }
@@ -405,7 +515,13 @@ mod tests {
         learned.insert(Arc::from("sw"), BTreeMap::from([(MacAddr(M), 3)]));
         let t = translate(
             &st,
-            &topo(&[(1, Some(0)), (2, Some(1)), (3, Some(0)), (4, Some(0)), (5, None)]),
+            &topo(&[
+                (1, Some(0)),
+                (2, Some(1)),
+                (3, Some(0)),
+                (4, Some(0)),
+                (5, None),
+            ]),
             &learned,
         );
         let get = |k: RuleKey| t.iter().find(|d| d.key == k).map(|d| d.flow.clone());
@@ -466,7 +582,11 @@ mod tests {
     #[test]
     fn plan_adds_removes_and_replaces_exactly_by_key() {
         let tp = topo(&[(1, None), (2, None), (3, None), (4, None)]);
-        let old = translate(&state(&[("a", &[1, 2]), ("b", &[3, 4])]), &tp, &LearnedMacs::new());
+        let old = translate(
+            &state(&[("a", &[1, 2]), ("b", &[3, 4])]),
+            &tp,
+            &LearnedMacs::new(),
+        );
         let cur: BTreeMap<RuleKey, Result<RuleFlow, Refusal>> =
             old.into_iter().map(|d| (d.key, d.flow)).collect();
         // b is deleted, a becomes a learning switch.
@@ -492,6 +612,46 @@ mod tests {
         let cur: BTreeMap<RuleKey, Result<RuleFlow, Refusal>> =
             again.clone().into_iter().map(|d| (d.key, d.flow)).collect();
         assert!(plan(cur.iter(), again).is_empty());
+    }
+
+    #[test]
+    fn changed_switches_are_the_added_changed_and_removed_labels() {
+        let old = state(&[("a", &[1, 2]), ("b", &[3, 4, 5]), ("c", &[6, 7])]);
+        let new = state(&[("a", &[1, 2]), ("b", &[3, 4]), ("d", &[6, 7])]);
+        let ch: Vec<String> = changed_switches(&old, &new)
+            .iter()
+            .map(|c| c.label.to_string())
+            .collect();
+        assert_eq!(ch, vec!["b", "d", "c"]);
+        assert!(changed_switches(&new, &new).is_empty());
+        // Translating the changed labels gives the same plan as the whole.
+        let tp = topo(&[
+            (1, None),
+            (2, None),
+            (3, None),
+            (4, None),
+            (5, None),
+            (6, None),
+            (7, None),
+        ]);
+        let l = LearnedMacs::new();
+        let cur: BTreeMap<RuleKey, Result<RuleFlow, Refusal>> = translate(&old, &tp, &l)
+            .into_iter()
+            .map(|d| (d.key, d.flow))
+            .collect();
+        let whole = plan(cur.iter(), translate(&new, &tp, &l));
+        let mut part = Plan::default();
+        for c in changed_switches(&old, &new) {
+            let p = plan(
+                cur.range(label_range(&c.label)),
+                translate_change(&new, &c, &tp, &l),
+            );
+            part.remove.extend(p.remove);
+            part.add.extend(p.add);
+        }
+        part.remove.sort();
+        part.add.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(part, whole);
     }
 
     #[test]

@@ -43,8 +43,8 @@ pub fn ring_port(name: &str, pool: &Arc<Mempool>) -> RingPort {
     let capture = Ring::new(&format!("{name}-out"), 4096).unwrap_or_else(|e| panic!("{e}"));
     let port = Port::from_rings(
         name,
-        &[inject.clone()],
-        &[capture.clone()],
+        std::slice::from_ref(&inject),
+        std::slice::from_ref(&capture),
         pool.clone(),
         &PortConfig::default(),
     )
