@@ -430,6 +430,10 @@ pub struct FlowView {
     pub idle_age_ms: Option<u64>,
     /// `offloaded`, `software` or `failed`.
     pub offload: String,
+    /// The hardware rules behind this flow as `dpdk-testpmd` commands
+    /// (`sfcctl flows -o testpmd`); empty when none is attempted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hw_rules: Vec<String>,
 }
 
 /// `flows`' answer.

@@ -61,6 +61,7 @@ fn flow(
         bytes: pk * 64,
         idle_age_ms: None,
         offload: "offloaded".into(),
+        hw_rules: vec![format!("flow create 0 transfer pattern represented_port ethdev_port_id is 0 / end actions represented_port ethdev_port_id 1 / count / end")],
     }
 }
 
@@ -91,6 +92,7 @@ fn flow_table() -> FlowTable {
             FlowView {
                 idle_age_ms: Some(1234),
                 offload: "software".into(),
+                hw_rules: Vec::new(),
                 ..flow(
                     "dpf/ovn-dpu1",
                     1,
@@ -414,6 +416,7 @@ fn flows_without_idle_ages_have_no_gap_for_them() {
         generation: 1,
         flows: vec![FlowView {
             offload: "software".into(),
+            hw_rules: Vec::new(),
             ..flow("", 0, "drop", "p9", "in_port=p9", "drop (no switch)", 3)
         }],
     };
@@ -439,6 +442,9 @@ fn flows_json_renames_matches_to_match() {
       "action": "output:p0_if",
       "bytes": 640,
       "chain": "dpf/hbn-dpu1",
+      "hw_rules": [
+        "flow create 0 transfer pattern represented_port ethdev_port_id is 0 / end actions represented_port ethdev_port_id 1 / count / end"
+      ],
       "idle_age_ms": null,
       "in_port": "p0",
       "kind": "cross-connect",
@@ -662,6 +668,7 @@ fn samples() -> (Sample, Sample) {
         bytes: 0,
         idle_age_ms: None,
         offload: "software".into(),
+        hw_rules: Vec::new(),
     };
     let before = Sample {
         ports: vec![
@@ -843,5 +850,31 @@ fn top_without_ports_or_switches_says_so() {
     assert_eq!(
         top::frame(&f, false),
         "interval 1.0s   generation 0   rx 0pps   tx 0pps   drops 0/s\n\nNo ports.\n\nNo switches.\n"
+    );
+}
+
+#[test]
+fn flows_as_testpmd_commands_show_each_hardware_rule_under_its_flow() {
+    let t = flow_table();
+    let out = sfc_control::cli::render::flows_testpmd(&t);
+    let rules = out
+        .lines()
+        .filter(|l| l.starts_with("flow create 0 transfer"))
+        .count();
+    assert_eq!(
+        rules,
+        t.flows.iter().map(|f| f.hw_rules.len()).sum::<usize>()
+    );
+    assert!(rules > 0);
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|l| l.starts_with("# chain=")),
+        "{out}"
+    );
+    let empty = FlowTable::default();
+    assert_eq!(
+        sfc_control::cli::render::flows_testpmd(&empty),
+        "# no hardware rules\n"
     );
 }

@@ -63,6 +63,8 @@ pub enum Output {
     Json,
     Yaml,
     Wide,
+    /// `flows` only: every hardware rule as a `dpdk-testpmd` command.
+    Testpmd,
 }
 
 /// How long each answer may take unless `--timeout` says otherwise.
@@ -606,6 +608,9 @@ pub fn execute(cli: &Cli, stdin: &mut dyn Read) -> Result<String, Failure> {
             result.get("id").and_then(Value::as_u64),
         )),
         Request::Detach { name } => Ok(render::detached(name)),
+        Request::Flows(_) if cli.output == Output::Testpmd => {
+            Ok(render::flows_testpmd(&decode::<FlowTable>(op, result)?))
+        }
         Request::Flows(_) => Ok(render::flows(&decode::<FlowTable>(op, result)?)),
         // Answered above.
         Request::Status => Ok(render::status(&decode::<StatusView>(op, result)?)),
@@ -618,7 +623,7 @@ fn structured(output: Output) -> Option<fn(&Value) -> String> {
     match output {
         Output::Json => Some(render::json),
         Output::Yaml => Some(render::yaml),
-        Output::Table | Output::Wide => None,
+        Output::Table | Output::Wide | Output::Testpmd => None,
     }
 }
 

@@ -443,3 +443,26 @@ pub fn version(client: &str, hello: &Hello) -> String {
         hello.ops.join(", ")
     )
 }
+
+/// `flows -o testpmd`: one `dpdk-testpmd` command per hardware rule, each
+/// under a comment naming its flow, so an operator can replay it by hand.
+pub fn flows_testpmd(t: &FlowTable) -> String {
+    let mut out = String::new();
+    for f in &t.flows {
+        if f.hw_rules.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "# chain={} switch={} {} {} -> {} ({})\n",
+            f.chain, f.switch, f.kind, f.matches, f.action, f.offload
+        ));
+        for r in &f.hw_rules {
+            out.push_str(r);
+            out.push('\n');
+        }
+    }
+    if out.is_empty() {
+        out.push_str("# no hardware rules\n");
+    }
+    out
+}

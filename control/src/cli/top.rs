@@ -334,7 +334,7 @@ pub fn output(f: &Frame, n: u64, format: Output, tty: bool) -> String {
     match format {
         Output::Json => frame_json(f),
         Output::Yaml => frame_yaml(f),
-        Output::Table | Output::Wide => {
+        Output::Table | Output::Wide | Output::Testpmd => {
             let body = frame(f, format == Output::Wide);
             if tty {
                 format!("{CLEAR}{body}")

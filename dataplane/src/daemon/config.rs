@@ -97,6 +97,11 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0)]
     pub duration: f64,
 
+    /// Never program the embedded switch (rte_flow): everything forwards in
+    /// software.
+    #[arg(long)]
+    pub no_offload: bool,
+
     /// Serve Prometheus metrics on this TCP address (e.g. 127.0.0.1:9590);
     /// off when not given.
     #[arg(long, value_name = "ADDR")]

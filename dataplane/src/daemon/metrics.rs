@@ -100,7 +100,7 @@ pub fn render(d: &Daemon) -> String {
     let mut out = String::new();
     let mut f = Family { out: &mut out };
     let engine = &d.engine;
-    let ports = views::ports(engine, d.programmed(), d.devargs());
+    let ports = views::ports(engine, d.programmed(), d.devargs(), d.offloader());
 
     f.head(
         "sfcd_up",
@@ -284,7 +284,7 @@ pub fn render(d: &Daemon) -> String {
         "gauge",
         "Flows by where they are forwarded: offloaded, software or failed.",
     );
-    let flows = views::flows(engine, d.programmed(), &Default::default());
+    let flows = views::flows(engine, d.programmed(), &Default::default(), d.offloader());
     let mut by_state: BTreeMap<&str, u64> = [("offloaded", 0), ("software", 0), ("failed", 0)]
         .into_iter()
         .collect();

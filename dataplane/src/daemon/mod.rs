@@ -179,6 +179,24 @@ fn run_with_eal(
             .apply(&text)
             .map_err(|e| format!("--apply {}: {e}", f.display()))?;
     }
+    // The offload thread: every port's rte_flow API is probed once; flows
+    // a port cannot take stay in software (one log line per port says why).
+    let offload_ports: Vec<_> = engine
+        .ports()
+        .filter_map(|p| p.info().ok().map(|i| (p.name().to_owned(), p.id(), i)))
+        .collect();
+    let offloader = if args.no_offload {
+        None
+    } else {
+        let clock = Arc::new(crate::offload::MonotonicClock::default());
+        match crate::offload::Offloader::start(offload_ports, clock) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::warn!(error = %e, "offload thread not started: every flow stays in software");
+                None
+            }
+        }
+    };
     let mut daemon = Daemon::new(
         store,
         engine,
@@ -188,6 +206,9 @@ fn run_with_eal(
         attached,
         state_dir,
     );
+    if let Some(o) = offloader {
+        daemon.set_offloader(o);
+    }
     daemon.program().map_err(|e| e.to_string())?;
     daemon.persist()?;
     let daemon = Arc::new(Mutex::new(daemon));

@@ -15,6 +15,7 @@ use super::state_dir::{SavedState, StateDir};
 use super::views::{self, Programmed};
 use crate::dpdk::{Mempool, Port, PortConfig};
 use crate::engine::Engine;
+use crate::offload::Offloader;
 use crate::switch::SwitchSpec;
 
 /// Everything the control thread owns.
@@ -33,6 +34,18 @@ pub struct Daemon {
     mtu_set: BTreeMap<String, u16>,
     /// Per op: answers given and seconds spent (for metrics).
     op_stats: BTreeMap<&'static str, (u64, f64)>,
+    /// The offload thread (rte_flow); `None` runs everything in software.
+    offloader: Option<Offloader>,
+}
+
+impl Drop for Daemon {
+    /// Hardware rules go first, while their ports are still open; then the
+    /// engine (workers, then ports) when the fields drop.
+    fn drop(&mut self) {
+        if let Some(o) = self.offloader.take() {
+            o.shutdown();
+        }
+    }
 }
 
 fn err(code: ErrorCode, msg: impl Into<String>) -> ProtocolError {
@@ -66,7 +79,17 @@ impl Daemon {
             started: Instant::now(),
             mtu_set: BTreeMap::new(),
             op_stats: BTreeMap::new(),
+            offloader: None,
         }
+    }
+
+    /// Hands the forwarding state to an offload thread from now on.
+    pub fn set_offloader(&mut self, o: Offloader) {
+        self.offloader = Some(o);
+    }
+
+    pub fn offloader(&self) -> Option<&Offloader> {
+        self.offloader.as_ref()
     }
 
     /// Records how long an op took to answer.
@@ -133,11 +156,17 @@ impl Daemon {
             Request::Ports => Ok(json!(views::ports(
                 &self.engine,
                 &self.programmed,
-                &self.devargs
+                &self.devargs,
+                self.offloader.as_ref()
             ))),
             Request::Attach { name, devargs } => self.attach(&name, &devargs),
             Request::Detach { name } => self.detach(&name),
-            Request::Flows(f) => Ok(json!(views::flows(&self.engine, &self.programmed, &f))),
+            Request::Flows(f) => Ok(json!(views::flows(
+                &self.engine,
+                &self.programmed,
+                &f,
+                self.offloader.as_ref()
+            ))),
             Request::Status => Ok(json!(views::status(
                 &self.engine,
                 &self.store.node().name,

@@ -7,6 +7,7 @@ use sfc_control::protocol::{FlowFilter, FlowTable, FlowView, PortView, StatusVie
 use sfc_control::DesiredSwitch;
 
 use crate::engine::{Engine, PortTotals};
+use crate::offload::{Offloader, RuleView};
 use crate::switch::{DropReason, PortId};
 
 /// A programmed switch: where it came from and its port names.
@@ -49,6 +50,7 @@ pub fn ports(
     engine: &Engine,
     programmed: &[Programmed],
     devargs: &BTreeMap<String, String>,
+    offloader: Option<&Offloader>,
 ) -> Vec<PortView> {
     let mut member: BTreeMap<&str, String> = BTreeMap::new();
     for p in programmed {
@@ -70,7 +72,13 @@ pub fn ports(
                 link_up: link.is_some_and(|l| l.up),
                 speed_mbps: link.map_or(0, |l| l.speed_mbps),
                 switch: member.get(port.name()).cloned(),
-                offload: "software".into(),
+                offload: offloader
+                    .and_then(|o| o.port_api(port.name()))
+                    .map_or("software", |api| match api.name() {
+                        "none" => "software",
+                        other => other,
+                    })
+                    .into(),
                 rx_packets: t.rx_packets,
                 rx_bytes: hw.rx_bytes,
                 tx_packets: t.tx_packets,
@@ -81,7 +89,54 @@ pub fn ports(
         .collect()
 }
 
-pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) -> FlowTable {
+/// Folds the hardware side into a flow: its rules' state (any `failed`
+/// makes it failed, all `offloaded` make it offloaded, else software), their
+/// testpmd commands, and their COUNT added to the software counters, so one
+/// flow shows one truth whichever path carried the packets.
+fn fold_rules(f: &mut FlowView, rules: &[&RuleView]) {
+    if rules.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = rules.iter().map(|r| r.state.name()).collect();
+    f.offload = if names.contains(&"failed") {
+        "failed"
+    } else if names.iter().all(|n| *n == "offloaded") {
+        "offloaded"
+    } else {
+        "software"
+    }
+    .into();
+    f.hw_rules = rules
+        .iter()
+        .filter(|r| !r.testpmd.is_empty())
+        .map(|r| r.testpmd.to_string())
+        .collect();
+    f.packets += rules.iter().map(|r| r.hw_packets).sum::<u64>();
+    f.bytes += rules.iter().map(|r| r.hw_bytes).sum::<u64>();
+}
+
+pub fn flows(
+    engine: &Engine,
+    programmed: &[Programmed],
+    filter: &FlowFilter,
+    offloader: Option<&Offloader>,
+) -> FlowTable {
+    let rules = offloader
+        .map(|o| o.rules())
+        .unwrap_or_else(|| Vec::new().into());
+    let rules_of = |label: &str,
+                    dst: Option<crate::switch::MacAddr>,
+                    in_port: Option<PortId>|
+     -> Vec<&RuleView> {
+        rules
+            .iter()
+            .filter(|r| {
+                &*r.key.switch == label
+                    && r.key.dst == dst
+                    && in_port.is_none_or(|p| r.key.in_port == p)
+            })
+            .collect()
+    };
     let state = engine.state();
     let now = engine.now_ms();
     let mut flows = Vec::new();
@@ -103,6 +158,7 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
         bytes,
         idle_age_ms: None,
         offload: "software".into(),
+        hw_rules: Vec::new(),
     };
     for p in programmed {
         let names: BTreeMap<PortId, &str> =
@@ -130,7 +186,7 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
                         .port(x)
                         .and_then(|p| p.stats().ok())
                         .map_or(0, |s| s.rx_bytes);
-                    flows.push(flow(
+                    let mut f = flow(
                         p,
                         "cross-connect",
                         x,
@@ -138,7 +194,9 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
                         format!("output:{y}"),
                         packets,
                         bytes,
-                    ));
+                    );
+                    fold_rules(&mut f, &rules_of(&p.label(), None, Some(*ix)));
+                    flows.push(f);
                 }
             }
             ports => {
@@ -189,6 +247,7 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
                             0,
                         );
                         f.idle_age_ms = Some(u64::from(now.wrapping_sub(e.last_seen)));
+                        fold_rules(&mut f, &rules_of(&p.label(), Some(e.mac), None));
                         flows.push(f);
                     }
                 }
@@ -209,6 +268,7 @@ pub fn flows(engine: &Engine, programmed: &[Programmed], filter: &FlowFilter) ->
                 bytes: 0,
                 idle_age_ms: None,
                 offload: "software".into(),
+                hw_rules: Vec::new(),
             });
         }
     }
