@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::sfcd::Sfcd;
+use common::sfcd::{cross_connects, Sfcd};
 use serde_json::{json, Value};
 
 const SEED_HBN: &str = include_str!("../../control/tests/data/seed-hbn-zone-dk.yaml");
@@ -22,25 +22,6 @@ fn seed_ports() -> Vec<String> {
 
 fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("")
-}
-
-fn cross_connects(v: &Value) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = v["result"]["flows"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|f| f["kind"] == "cross-connect")
-                .map(|f| {
-                    (
-                        f["in_port"].as_str().unwrap_or("").to_owned(),
-                        f["action"].as_str().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
 }
 
 #[test]
@@ -212,7 +193,7 @@ fn a_crash_and_restart_restores_the_same_forwarding_state_with_no_client() {
 /// prints what it got, or the connect error.
 fn as_nobody(socket: &std::path::Path) -> String {
     let script = format!(
-        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect({:?})\nexcept OSError as e:\n  print('connect-error', e.errno); sys.exit(0)\ns.sendall(b'{{\"id\":1,\"op\":\"hello\"}}\\n')\nprint(s.makefile().readline().strip())\n",
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect({:?})\nexcept OSError as e:\n  print('connect-error', e.errno); sys.exit(0)\ntry:\n  s.sendall(b'{{\"id\":1,\"op\":\"hello\"}}\\n')\nexcept OSError:\n  pass\nprint(s.makefile().readline().strip())\n",
         socket.display().to_string()
     );
     let out = std::process::Command::new("setpriv")

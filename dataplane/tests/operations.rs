@@ -75,10 +75,7 @@ fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 fn cross_connects(c: &mut common::sfcd::Client) -> usize {
-    let v = c.call(json!({"id": 1, "op": "flows"}));
-    v["result"]["flows"].as_array().map_or(0, |a| {
-        a.iter().filter(|f| f["kind"] == "cross-connect").count()
-    })
+    common::sfcd::cross_connects(&c.call(json!({"id": 1, "op": "flows"}))).len()
 }
 
 #[test]

@@ -55,20 +55,7 @@ fn forwarding(d: &Sfcd) -> (BTreeSet<(String, String)>, u64) {
         .connect()
         .call(json!({"id": 1, "op": "flows", "version": 1}));
     let r = &a["result"];
-    let xc = r["flows"]
-        .as_array()
-        .map(|fs| {
-            fs.iter()
-                .filter(|f| f["kind"] == "cross-connect")
-                .map(|f| {
-                    (
-                        f["in_port"].as_str().unwrap_or("").to_owned(),
-                        f["action"].as_str().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let xc = common::sfcd::cross_connects(&a).into_iter().collect();
     (xc, r["generation"].as_u64().unwrap_or(u64::MAX))
 }
 

@@ -149,3 +149,24 @@ impl Client {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer {line:?}: {e}"))
     }
 }
+
+/// The cross-connect flows of a `flows` answer as sorted (in_port, action)
+/// pairs.
+pub fn cross_connects(answer: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = answer["result"]["flows"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|f| f["kind"] == "cross-connect")
+                .map(|f| {
+                    (
+                        f["in_port"].as_str().unwrap_or("").to_owned(),
+                        f["action"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
