@@ -12,10 +12,12 @@
 //!
 //! Concurrency: every slot is an `AtomicU64`; learning is a CAS, a MAC move
 //! is a CAS from the old packed value to the new one, aging is a CAS to 0.
-//! Two workers learning the same new MAC at the same instant race for the
-//! same first empty slot, so the loser sees the winner's entry on its
-//! re-scan: duplicates need a concurrent delete in between, and then the
-//! lookup simply returns the first copy and aging removes the other.
+//! Two workers learning the same new MAC at the same instant usually race
+//! for the same first empty slot of the same (emptier) bucket, so the loser
+//! sees the winner's entry on its re-scan. If they saw different bucket
+//! fill levels they may insert one copy each: every reader and writer scans
+//! the first bucket first, so the copy there is the entry (lookups, moves
+//! and refreshes all use it) and the shadowed copy simply ages out.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
@@ -151,18 +153,35 @@ impl MacTable {
         self.find_in(b2, m).map(|(i, v)| (b2, i, v))
     }
 
-    /// The port a MAC was learned on.
+    /// The port a MAC was learned on. Inlined and minimal: one masked
+    /// compare per slot (an empty slot is 0, which only MAC 0 could match,
+    /// so MAC 0 takes the careful path).
     #[inline]
     pub fn lookup(&self, mac: MacAddr) -> Option<PortId> {
-        self.find(mac).map(|(_, _, v)| unpack_port(v))
+        let m = mac.0 & MAC_MASK;
+        if m == 0 {
+            return self.find(mac).map(|(_, _, v)| unpack_port(v));
+        }
+        let (b1, b2) = self.buckets_of(mac);
+        for b in [b1, b2] {
+            for slot in &self.buckets[b].0 {
+                let v = slot.load(Relaxed);
+                if v & MAC_MASK == m {
+                    return Some(unpack_port(v));
+                }
+            }
+        }
+        None
     }
 
-    /// Hints the CPU to bring a MAC's first bucket into cache; used by the
-    /// batch lookup so that the misses of a burst overlap.
+    /// Hints the CPU to bring a MAC's two buckets into cache; used by the
+    /// batch lookup so that the misses of a burst overlap (a miss reads
+    /// both buckets).
     #[inline]
     pub fn prefetch(&self, mac: MacAddr) {
-        let (b1, _) = self.buckets_of(mac);
+        let (b1, b2) = self.buckets_of(mac);
         prefetch_line(&self.buckets[b1]);
+        prefetch_line(&self.buckets[b2]);
     }
 
     /// Looks up a batch: `out[i] = lookup(macs[i])`. Prefetches every bucket
@@ -207,19 +226,34 @@ impl MacTable {
             if self.len.load(Relaxed) >= self.capacity {
                 return Learned::Full;
             }
+            // Into the emptier of the two buckets: filling one bucket before
+            // the other refuses MACs long before the table is full.
             let (b1, b2) = self.buckets_of(mac);
-            match self.insert_first_empty(b1, want, now) {
+            let (first, second) = if self.empties(b2) > self.empties(b1) {
+                (b2, b1)
+            } else {
+                (b1, b2)
+            };
+            match self.insert_first_empty(first, want, now) {
                 Some(true) => return Learned::New,
                 Some(false) => continue,
                 None => {}
             }
-            match self.insert_first_empty(b2, want, now) {
+            match self.insert_first_empty(second, want, now) {
                 Some(true) => return Learned::New,
                 Some(false) => continue,
                 None => return Learned::Full,
             }
         }
         Learned::Full
+    }
+
+    fn empties(&self, b: usize) -> usize {
+        self.buckets[b]
+            .0
+            .iter()
+            .filter(|s| s.load(Relaxed) == 0)
+            .count()
     }
 
     /// `Some(true)` inserted, `Some(false)` lost a race (re-scan), `None` the
@@ -423,6 +457,32 @@ mod tests {
         for (i, o) in out.iter().enumerate() {
             assert_eq!(*o, Some((i % 5) as u16));
         }
+    }
+
+    #[test]
+    fn a_million_entry_table_takes_every_mac_up_to_capacity() {
+        let n = 1 << 20;
+        let t = MacTable::new(n);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut refused = 0;
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if t.learn(MacAddr((x & 0xfeff_ffff_ffff) | 0x0200_0000_0000), 1, 0) == Learned::Full {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 0);
+        assert_eq!(t.len(), n);
+    }
+
+    #[test]
+    fn mac_zero_is_a_valid_key() {
+        let t = MacTable::new(16);
+        assert_eq!(t.lookup(MacAddr(0)), None);
+        assert_eq!(t.learn(MacAddr(0), 4, 0), Learned::New);
+        assert_eq!(t.lookup(MacAddr(0)), Some(4));
     }
 
     #[test]
