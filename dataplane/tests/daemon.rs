@@ -169,8 +169,26 @@ fn a_crash_and_restart_restores_the_same_forwarding_state_with_no_client() {
     assert_eq!(before.len(), 6);
     drop(c);
     d.kill9();
+    let restarted = std::time::Instant::now();
     d.start(&[]);
     let mut c = d.connect();
+    // Time from the restart to the first frame forwarded on the restored
+    // state (net_null RX invents frames on every port).
+    let forwarded = |c: &mut common::sfcd::Client| {
+        let p = c.call(json!({"id": 9, "op": "ports"}));
+        p["result"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == "p0_if"))
+            .and_then(|p| p["tx_packets"].as_u64())
+            .unwrap_or(0)
+    };
+    while forwarded(&mut c) == 0 && restarted.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "restart after kill -9: first forwarded frame {} ms after the new process started",
+        restarted.elapsed().as_millis()
+    );
     let after = cross_connects(&c.call(json!({"id": 3, "op": "flows"})));
     assert_eq!(after, before);
     // Node labels came back from disk too (not given this time).

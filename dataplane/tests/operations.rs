@@ -264,6 +264,24 @@ fn ports_attach_and_detach_at_run_time_and_chains_follow() {
     let r = c.call(json!({"id": 8, "op": "attach", "name": "p0", "devargs": "net_null0,size=64"}));
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(cross_connects(&mut c), 6);
+    // The kinds of ports service pods bring: a tap (kernel side) and a
+    // memif (another DPDK process) attach and detach the same way.
+    let tap = format!("net_tap9,iface=sfcplug{}", std::process::id() % 100_000);
+    let memif = format!(
+        "net_memif9,role=server,socket={},socket-abstract=no",
+        d.dir.join("memif.sock").display()
+    );
+    for (name, devargs) in [("svc_tap", tap.as_str()), ("svc_memif", memif.as_str())] {
+        let r = c.call(json!({"id": 9, "op": "attach", "name": name, "devargs": devargs}));
+        assert_eq!(r["ok"], true, "{name}: {r}");
+        let p = c.call(json!({"id": 10, "op": "ports"}));
+        assert!(p["result"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p["name"] == name)));
+        let r = c.call(json!({"id": 11, "op": "detach", "name": name}));
+        assert_eq!(r["ok"], true, "{name}: {r}");
+    }
+    assert_eq!(cross_connects(&mut c), 6);
     // Attached ports survive a restart.
     drop(c);
     d.kill9();
