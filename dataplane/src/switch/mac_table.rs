@@ -15,11 +15,12 @@
 //! Two workers learning the same new MAC at the same instant usually race
 //! for the same first empty slot of the same (emptier) bucket, so the loser
 //! sees the winner's entry on its re-scan. If they saw different bucket
-//! fill levels they may insert one copy each: every reader and writer scans
-//! the first bucket first, so the copy there is the entry (lookups, moves
-//! and refreshes all use it) and the shadowed copy simply ages out.
+//! fill levels (or scanned before the other's insert landed) they may
+//! insert one copy each: after every insert the learner looks for other
+//! copies (sequentially consistent, so of two such learners at least one
+//! sees the other's) and only the first copy in lookup order stays.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 
 use super::{MacAddr, PortId, Tick};
 
@@ -234,18 +235,56 @@ impl MacTable {
             } else {
                 (b1, b2)
             };
-            match self.insert_first_empty(first, want, now) {
-                Some(true) => return Learned::New,
-                Some(false) => continue,
-                None => {}
-            }
-            match self.insert_first_empty(second, want, now) {
-                Some(true) => return Learned::New,
-                Some(false) => continue,
-                None => return Learned::Full,
+            for b in [first, second] {
+                match self.insert_first_empty(b, want, now) {
+                    Some(Some(slot)) => {
+                        self.drop_copies(mac.0 & MAC_MASK, (b1, b2), (b, slot), want);
+                        return Learned::New;
+                    }
+                    Some(None) => break, // lost a race: re-scan
+                    None if b == second => return Learned::Full,
+                    None => {}
+                }
             }
         }
         Learned::Full
+    }
+
+    /// After inserting `own` (value `own_v`), leaves one copy of the MAC:
+    /// the first in lookup order (first bucket, then slot). A copy before
+    /// ours wins and ours goes; a copy after ours goes. Each removal is a
+    /// CAS, so two learners resolving at once remove at most one copy each,
+    /// and sequentially consistent stores and loads mean at least one of
+    /// them sees the other's copy.
+    fn drop_copies(&self, mac: u64, (b1, b2): (usize, usize), own: (usize, usize), own_v: u64) {
+        let order = |b: usize, i: usize| (usize::from(b != b1), i);
+        let mine = order(own.0, own.1);
+        for b in [b1, b2] {
+            for (i, slot) in self.buckets[b].0.iter().enumerate() {
+                if (b, i) == own {
+                    continue;
+                }
+                let v = slot.load(SeqCst);
+                if v == 0 || v & MAC_MASK != mac {
+                    continue;
+                }
+                let ours_goes = order(b, i) < mine;
+                let (victim, victim_v) = if ours_goes {
+                    (&self.buckets[own.0].0[own.1], own_v)
+                } else {
+                    (slot, v)
+                };
+                if victim
+                    .compare_exchange(victim_v, 0, SeqCst, Relaxed)
+                    .is_ok()
+                {
+                    self.len.fetch_sub(1, Relaxed);
+                }
+                if ours_goes {
+                    return;
+                }
+            }
+        }
     }
 
     fn empties(&self, b: usize) -> usize {
@@ -256,22 +295,19 @@ impl MacTable {
             .count()
     }
 
-    /// `Some(true)` inserted, `Some(false)` lost a race (re-scan), `None` the
-    /// bucket is full.
-    fn insert_first_empty(&self, b: usize, want: u64, now: Tick) -> Option<bool> {
+    /// `Some(Some(slot))` inserted, `Some(None)` lost a race (re-scan),
+    /// `None` the bucket is full.
+    fn insert_first_empty(&self, b: usize, want: u64, now: Tick) -> Option<Option<usize>> {
         let bucket = &self.buckets[b].0;
         let i = bucket.iter().position(|s| s.load(Relaxed) == 0)?;
         // The time goes first so that a concurrent sweep never sees the new
         // entry with a stale last-seen.
         self.seen[b].0[i].store(now, Relaxed);
-        if bucket[i]
-            .compare_exchange(0, want, Relaxed, Relaxed)
-            .is_ok()
-        {
+        if bucket[i].compare_exchange(0, want, SeqCst, Relaxed).is_ok() {
             self.len.fetch_add(1, Relaxed);
-            Some(true)
+            Some(Some(i))
         } else {
-            Some(false)
+            Some(None)
         }
     }
 
