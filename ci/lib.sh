@@ -59,32 +59,29 @@ median() {
   sort -g | awk '{a[NR]=$1} END {if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}}'
 }
 
-# Writes a DPF chain file wiring port names $1 and $2 as one 2-port switch.
-xconnect_yaml() {
+# A DPF chain file: interfaces named by the port names given, one switch of
+# all of them (chain $1).
+switch_yaml() {
+  local chain=$1; shift
+  local p
+  for p in "$@"; do
+    cat <<YAML
+apiVersion: svc.dpu.nvidia.com/v1alpha1
+kind: DPUServiceInterface
+metadata: {name: if-$p, namespace: bench}
+spec:
+  template:
+    spec:
+      template:
+        metadata: {labels: {bench-port: "$p"}}
+        spec: {interfaceType: physical, physical: {interfaceName: "$p"}}
+---
+YAML
+  done
   cat <<YAML
 apiVersion: svc.dpu.nvidia.com/v1alpha1
-kind: DPUServiceInterface
-metadata: {name: xc-a, namespace: bench}
-spec:
-  template:
-    spec:
-      template:
-        metadata: {labels: {bench-port: a}}
-        spec: {interfaceType: physical, physical: {interfaceName: $1}}
----
-apiVersion: svc.dpu.nvidia.com/v1alpha1
-kind: DPUServiceInterface
-metadata: {name: xc-b, namespace: bench}
-spec:
-  template:
-    spec:
-      template:
-        metadata: {labels: {bench-port: b}}
-        spec: {interfaceType: physical, physical: {interfaceName: $2}}
----
-apiVersion: svc.dpu.nvidia.com/v1alpha1
 kind: DPUServiceChain
-metadata: {name: xconnect, namespace: bench}
+metadata: {name: $chain, namespace: bench}
 spec:
   template:
     spec:
@@ -92,7 +89,8 @@ spec:
         spec:
           switches:
           - ports:
-            - serviceInterface: {matchLabels: {bench-port: a}}
-            - serviceInterface: {matchLabels: {bench-port: b}}
 YAML
+  for p in "$@"; do
+    echo "            - serviceInterface: {matchLabels: {bench-port: \"$p\"}}"
+  done
 }

@@ -21,41 +21,6 @@ perf_cleanup() {
 }
 trap perf_cleanup EXIT
 
-# A DPF chain file: interfaces named by the port names given, one switch of
-# all of them (chain $1).
-switch_yaml() {
-  local chain=$1; shift
-  local p
-  for p in "$@"; do
-    cat <<YAML
-apiVersion: svc.dpu.nvidia.com/v1alpha1
-kind: DPUServiceInterface
-metadata: {name: if-$p, namespace: bench}
-spec:
-  template:
-    spec:
-      template:
-        metadata: {labels: {bench-port: "$p"}}
-        spec: {interfaceType: physical, physical: {interfaceName: "$p"}}
----
-YAML
-  done
-  cat <<YAML
-apiVersion: svc.dpu.nvidia.com/v1alpha1
-kind: DPUServiceChain
-metadata: {name: $chain, namespace: bench}
-spec:
-  template:
-    spec:
-      template:
-        spec:
-          switches:
-          - ports:
-YAML
-  for p in "$@"; do
-    echo "            - serviceInterface: {matchLabels: {bench-port: \"$p\"}}"
-  done
-}
 
 # sfcd in the background: ovs-like placement (main on CORE_MAIN, one worker
 # on CORE_FWD). Args: a log file, then sfcd flags. Sets SFCD_PID, SFCD_SOCK.

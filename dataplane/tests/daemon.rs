@@ -174,15 +174,9 @@ fn a_crash_and_restart_restores_the_same_forwarding_state_with_no_client() {
     let mut c = d.connect();
     // Time from the restart to the first frame forwarded on the restored
     // state (net_null RX invents frames on every port).
-    let forwarded = |c: &mut common::sfcd::Client| {
-        let p = c.call(json!({"id": 9, "op": "ports"}));
-        p["result"]
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == "p0_if"))
-            .and_then(|p| p["tx_packets"].as_u64())
-            .unwrap_or(0)
-    };
-    while forwarded(&mut c) == 0 && restarted.elapsed() < Duration::from_secs(20) {
+    while c.port_counter("p0_if", "tx_packets") == 0
+        && restarted.elapsed() < Duration::from_secs(20)
+    {
         std::thread::sleep(Duration::from_millis(5));
     }
     eprintln!(

@@ -14,11 +14,7 @@ use sfc_dataplane::switch::{DropReason, SwitchSpec};
 const T: Duration = Duration::from_secs(5);
 
 fn spec(name: &str, ports: &[u16]) -> SwitchSpec {
-    SwitchSpec {
-        name: name.into(),
-        ports: ports.to_vec(),
-        mtu: 1500,
-    }
+    SwitchSpec::new(name, ports)
 }
 
 fn engine(ports: Vec<sfc_dataplane::dpdk::Port>) -> Engine {

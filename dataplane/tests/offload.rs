@@ -205,11 +205,7 @@ fn net_tap_has_sync_rte_flow_but_no_transfer() {
 }
 
 fn spec(name: &str, ports: &[u16]) -> SwitchSpec {
-    SwitchSpec {
-        name: name.into(),
-        ports: ports.to_vec(),
-        mtu: 1500,
-    }
+    SwitchSpec::new(name, ports)
 }
 
 #[test]

@@ -242,20 +242,15 @@ fn ports_attach_and_detach_at_run_time_and_chains_follow() {
         "conflict"
     );
     // Traffic on the other switches keeps flowing while p0 leaves.
-    let tx_before = |c: &mut common::sfcd::Client| {
-        let p = c.call(json!({"id": 5, "op": "ports"}));
-        p["result"]
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == "p1_if"))
-            .and_then(|p| p["tx_packets"].as_u64())
-            .unwrap_or(0)
-    };
-    let t0 = tx_before(&mut c);
+    let t0 = c.port_counter("p1_if", "tx_packets");
     let r = c.call(json!({"id": 6, "op": "detach", "name": "p0"}));
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(cross_connects(&mut c), 4);
     std::thread::sleep(Duration::from_millis(200));
-    assert!(tx_before(&mut c) > t0, "p1 -> p1_if kept forwarding");
+    assert!(
+        c.port_counter("p1_if", "tx_packets") > t0,
+        "p1 -> p1_if kept forwarding"
+    );
     assert_eq!(
         c.call(json!({"id": 7, "op": "detach", "name": "p0"}))["error"]["code"],
         "not-found"

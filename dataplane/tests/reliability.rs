@@ -261,11 +261,7 @@ fn bad_input_corpus_is_refused_and_changes_nothing() {
 }
 
 fn spec(name: &str, ports: &[u16]) -> SwitchSpec {
-    SwitchSpec {
-        name: name.into(),
-        ports: ports.to_vec(),
-        mtu: 1500,
-    }
+    SwitchSpec::new(name, ports)
 }
 
 const T: Duration = Duration::from_secs(5);

@@ -441,14 +441,7 @@ mod tests {
     }
 
     fn state(specs: &[(&str, &[PortId])], prev: Option<&ForwardingState>) -> Arc<ForwardingState> {
-        let specs: Vec<SwitchSpec> = specs
-            .iter()
-            .map(|(n, p)| SwitchSpec {
-                name: (*n).into(),
-                ports: p.to_vec(),
-                mtu: 1500,
-            })
-            .collect();
+        let specs: Vec<SwitchSpec> = specs.iter().map(|(n, p)| SwitchSpec::new(*n, p)).collect();
         match ForwardingState::build(&specs, prev, StateConfig::default()) {
             Ok(s) => Arc::new(s),
             Err(e) => panic!("{e}"),

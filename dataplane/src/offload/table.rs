@@ -663,11 +663,7 @@ mod tests {
     }
 
     fn spec(name: &str, ports: &[PortId]) -> SwitchSpec {
-        SwitchSpec {
-            name: name.into(),
-            ports: ports.to_vec(),
-            mtu: 1500,
-        }
+        SwitchSpec::new(name, ports)
     }
 
     fn build(specs: &[SwitchSpec], prev: Option<&ForwardingState>) -> Arc<ForwardingState> {

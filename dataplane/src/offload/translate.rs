@@ -358,14 +358,7 @@ mod tests {
     }
 
     fn state(specs: &[(&str, &[PortId])]) -> ForwardingState {
-        let specs: Vec<SwitchSpec> = specs
-            .iter()
-            .map(|(n, p)| SwitchSpec {
-                name: (*n).into(),
-                ports: p.to_vec(),
-                mtu: 1500,
-            })
-            .collect();
+        let specs: Vec<SwitchSpec> = specs.iter().map(|(n, p)| SwitchSpec::new(*n, p)).collect();
         match ForwardingState::build(&specs, None, StateConfig::default()) {
             Ok(s) => s,
             Err(e) => panic!("{e}"),

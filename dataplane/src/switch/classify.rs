@@ -162,11 +162,7 @@ mod tests {
         let specs: Vec<SwitchSpec> = switches
             .iter()
             .enumerate()
-            .map(|(i, p)| SwitchSpec {
-                name: format!("s{i}"),
-                ports: p.to_vec(),
-                mtu: 1500,
-            })
+            .map(|(i, p)| SwitchSpec::new(format!("s{i}"), p))
             .collect();
         ForwardingState::build(&specs, None, StateConfig::default()).unwrap_or_default()
     }
@@ -300,11 +296,7 @@ mod tests {
         go(&old, 3, &frame(BCAST, C), 0);
         assert_eq!(go(&old, 1, &frame(C, A), 0), Decision::Forward(3));
         let new = ForwardingState::build(
-            &[SwitchSpec {
-                name: "s0".into(),
-                ports: vec![1, 2, 4],
-                mtu: 1500,
-            }],
+            &[SwitchSpec::new("s0", &[1, 2, 4])],
             Some(&old),
             StateConfig::default(),
         )

@@ -15,6 +15,7 @@ pub use frame::{EtherHeader, MacAddr};
 pub use mac_table::{Learned, MacEntry, MacTable};
 pub use state::{
     BuildError, ForwardingState, LearningSwitch, PortAction, StateConfig, SwitchId, SwitchSpec,
+    DEFAULT_MTU,
 };
 
 /// A dataplane port id (the DPDK port id in the engine).

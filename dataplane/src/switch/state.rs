@@ -20,6 +20,20 @@ pub struct SwitchSpec {
     pub mtu: u16,
 }
 
+impl SwitchSpec {
+    /// A switch of `ports` at DPF's default serviceMTU.
+    pub fn new(name: impl Into<String>, ports: &[PortId]) -> Self {
+        Self {
+            name: name.into(),
+            ports: ports.to_vec(),
+            mtu: DEFAULT_MTU,
+        }
+    }
+}
+
+/// DPF's default `serviceMTU`.
+pub const DEFAULT_MTU: u16 = 1500;
+
 /// Tunables of the learning switches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateConfig {
@@ -271,11 +285,7 @@ mod tests {
     use super::*;
 
     fn spec(name: &str, ports: &[PortId]) -> SwitchSpec {
-        SwitchSpec {
-            name: name.into(),
-            ports: ports.to_vec(),
-            mtu: 1500,
-        }
+        SwitchSpec::new(name, ports)
     }
 
     #[test]

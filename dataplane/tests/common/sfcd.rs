@@ -143,6 +143,16 @@ impl Client {
         out
     }
 
+    /// A port's counter from the `ports` op (0 if the port is absent).
+    pub fn port_counter(&mut self, port: &str, field: &str) -> u64 {
+        let p = self.call(serde_json::json!({"id": 0, "op": "ports"}));
+        p["result"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == port))
+            .and_then(|p| p[field].as_u64())
+            .unwrap_or(0)
+    }
+
     /// Sends a request, returns the parsed answer.
     pub fn call(&mut self, req: serde_json::Value) -> serde_json::Value {
         let line = self.raw(&req.to_string());
